@@ -1,0 +1,112 @@
+"""Reference CSMS built on the PyPI `ocpp` library (mobilityhouse), with handlers that do nothing.
+
+It is what a developer gets by following that library's documentation: one
+``ocpp.v16.ChargePoint`` per connection, ``@on`` handlers for BootNotification, Heartbeat,
+MeterValues and StatusNotification that only return a valid result, the library's default schema
+validation of every CALL and CALLRESULT (run in the default thread pool, as the library does), no
+storage. The transport is the one the echo server and ChargeDeck use: websockets new asyncio API,
+no permessage-deflate, 64 KiB max frame, 60 s pings, subprotocol ocpp1.6, uvloop.
+
+Usage: ``python bench/reference_csms.py [--host 127.0.0.1] [--port 0]``; chargers connect to
+``ws://HOST:PORT/ocpp/<id>``; prints ``listening on HOST:PORT`` when ready; runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from datetime import UTC, datetime
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action, RegistrationStatus
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from _support import (
+    MAX_FRAME_BYTES,
+    OCPP_SUBPROTOCOL,
+    PING_INTERVAL_S,
+    announce_listening,
+    install_uvloop,
+    raise_open_files_limit,
+)
+
+OCPP_PATH_PREFIX = "/ocpp/"
+HEARTBEAT_INTERVAL_S = 300
+
+
+def utc_now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class DoNothingChargePoint(ChargePoint):  # type: ignore[misc]  # the library ships no types
+    """Answers the four actions of the benchmark with valid, empty-handed results."""
+
+    @on(Action.boot_notification)  # type: ignore[untyped-decorator]
+    def on_boot_notification(self, **_payload: Any) -> call_result.BootNotification:
+        return call_result.BootNotification(
+            current_time=utc_now_text(),
+            interval=HEARTBEAT_INTERVAL_S,
+            status=RegistrationStatus.accepted,
+        )
+
+    @on(Action.heartbeat)  # type: ignore[untyped-decorator]
+    def on_heartbeat(self, **_payload: Any) -> call_result.Heartbeat:
+        return call_result.Heartbeat(current_time=utc_now_text())
+
+    @on(Action.meter_values)  # type: ignore[untyped-decorator]
+    def on_meter_values(self, **_payload: Any) -> call_result.MeterValues:
+        return call_result.MeterValues()
+
+    @on(Action.status_notification)  # type: ignore[untyped-decorator]
+    def on_status_notification(self, **_payload: Any) -> call_result.StatusNotification:
+        return call_result.StatusNotification()
+
+
+async def serve_charge_point(connection: ServerConnection) -> None:
+    """Run one library ChargePoint on the connection until the charger disconnects."""
+    path = connection.request.path if connection.request is not None else ""
+    if not path.startswith(OCPP_PATH_PREFIX):
+        await connection.close(code=1008, reason="path must be /ocpp/<id>")
+        return
+    charge_point = DoNothingChargePoint(path[len(OCPP_PATH_PREFIX) :], connection)
+    try:
+        await charge_point.start()
+    except ConnectionClosed:
+        return
+
+
+async def serve_until_stopped(host: str, port: int) -> None:
+    stop = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(signum, stop.set_result, None)
+    async with serve(
+        serve_charge_point,
+        host,
+        port,
+        compression=None,
+        subprotocols=[Subprotocol(OCPP_SUBPROTOCOL)],
+        max_size=MAX_FRAME_BYTES,
+        ping_interval=PING_INTERVAL_S,
+    ) as server:
+        bound_port = next(iter(server.sockets)).getsockname()[1]
+        announce_listening(host, bound_port)
+        await stop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    arguments = parser.parse_args()
+    raise_open_files_limit()
+    install_uvloop()
+    asyncio.run(serve_until_stopped(arguments.host, arguments.port))
+
+
+if __name__ == "__main__":
+    main()

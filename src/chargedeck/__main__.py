@@ -1,0 +1,5 @@
+"""``python -m chargedeck`` is the ``chargedeck`` command."""
+
+from chargedeck.cli import main
+
+main()

@@ -1,0 +1,349 @@
+"""The ``chargedeck`` command line (DESIGN §8, §10).
+
+``serve`` runs the server. Store commands (``migrate``, ``charge-points``, ``id-tags``,
+``transactions``) work on the store directly with the same settings, so an owner can script a
+set-up before the first ``serve``. ``command`` talks to a running server's API, because only the
+server holds the charger's connection. Every command prints what it did, takes ``--json``, and
+exits non-zero with a sentence on bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId, IdTag
+from chargedeck.ocpp.handshake import HandshakeRefused, parse_charge_point_id
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="ChargeDeck OCPP 1.6J CSMS")
+charge_points_app = typer.Typer(no_args_is_help=True, help="Charge points in the store")
+id_tags_app = typer.Typer(no_args_is_help=True, help="Id tags (RFID cards) in the store")
+transactions_app = typer.Typer(no_args_is_help=True, help="Charging sessions in the store")
+app.add_typer(charge_points_app, name="charge-points")
+app.add_typer(id_tags_app, name="id-tags")
+app.add_typer(transactions_app, name="transactions")
+
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default ./chargedeck.toml)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _fail(message: str) -> typer.Exit:
+    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _database_url(config: Path | None) -> str:
+    try:
+        return build_settings(config_file=config).database_url
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _run_store(config: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store (migrating it), run ``work(store)``, close it."""
+    from chargedeck.store import errors as store_errors
+    from chargedeck.store import open_store
+
+    database_url = _database_url(config)
+
+    async def main() -> T:
+        store = await open_store(database_url, migrate=True)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except store_errors.StoreError as exc:
+        raise _fail(str(exc) or type(exc).__name__) from None
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+
+
+def _check_charge_point_id(text: str) -> ChargePointId:
+    try:
+        return ChargePointId(parse_charge_point_id("/" + text.replace("/", "%2F")))
+    except HandshakeRefused as refused:
+        raise _fail(refused.reason) from None
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    help="Run the CSMS: OCPP on ws://0.0.0.0:9000/ocpp/<ID>, API on http://127.0.0.1:8000.\n\n"
+    "Settings (also CHARGEDECK_<KEY> or chargedeck.toml):\n\n"
+    + settings_help().replace("\n", "\n\n"),
+)
+def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
+    from chargedeck.logs import configure_logging
+    from chargedeck.server.app import run
+
+    try:
+        settings = build_settings(config_file=config, flags=parse_flag_args(ctx.args))
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+    configure_logging(settings.log_level)
+    run(settings)
+
+
+@app.command(help="Create or upgrade the database schema (serve does this too).")
+def migrate(config: ConfigOption = None) -> None:
+    from chargedeck.store import migrate as migrate_store
+
+    database_url = _database_url(config)
+    asyncio.run(migrate_store(database_url))
+    console.print("database schema is up to date")
+
+
+# ---- charge points ---------------------------------------------------------------------------
+
+
+@charge_points_app.command("list", help="List charge points (registered and pending).")
+def charge_points_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    records = _run_store(config, lambda store: store.charge_points.list_charge_points(None))
+    if as_json:
+        _print_json(records)
+        return
+    table = Table("id", "registration", "vendor", "model", "firmware", "last boot")
+    for r in records:
+        table.add_row(
+            r.id,
+            r.registration.value,
+            r.vendor or "",
+            r.model or "",
+            r.firmware_version or "",
+            _time(r.last_boot_at),
+        )
+    console.print(table)
+
+
+@charge_points_app.command("add", help="Register a charge point so it is accepted on boot.")
+def charge_points_add(
+    charge_point_id: Annotated[
+        str, typer.Argument(help="The Charge Point ID typed on the charger")
+    ],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    from chargedeck.store import errors as store_errors
+
+    checked = _check_charge_point_id(charge_point_id)
+
+    async def work(store: Any) -> Any:
+        try:
+            return await store.charge_points.add_charge_point(
+                checked, Registration.REGISTERED, _now()
+            )
+        except store_errors.AlreadyExists:
+            raise _fail(f"charge point {checked!r} is already registered") from None
+
+    record = _run_store(config, work)
+    if as_json:
+        _print_json(record)
+    else:
+        console.print(f"registered charge point {record.id}")
+
+
+@charge_points_app.command("adopt", help="Adopt a charge point waiting in the inbox.")
+def charge_points_adopt(
+    charge_point_id: str, config: ConfigOption = None, as_json: JsonOption = False
+) -> None:
+    from chargedeck.store import errors as store_errors
+
+    checked = _check_charge_point_id(charge_point_id)
+
+    async def work(store: Any) -> Any:
+        try:
+            return await store.charge_points.adopt_charge_point(checked, _now())
+        except store_errors.NotFound:
+            raise _fail(f"charge point {checked!r} is not in the inbox") from None
+
+    record = _run_store(config, work)
+    if as_json:
+        _print_json(record)
+    else:
+        console.print(f"adopted charge point {record.id}; it is accepted on its next boot")
+
+
+# ---- id tags ---------------------------------------------------------------------------------
+
+
+@id_tags_app.command("add", help="Add an id tag as the charger sends it (at most 20 characters).")
+def id_tags_add(
+    id_tag: str,
+    owner: Annotated[str | None, typer.Option(help="Who the card belongs to")] = None,
+    blocked: Annotated[bool, typer.Option(help="Refuse this card")] = False,
+    expiry: Annotated[
+        str | None, typer.Option(help="Expiry, ISO 8601 with offset, e.g. 2027-01-01T00:00:00Z")
+    ] = None,
+    parent: Annotated[str | None, typer.Option(help="Parent (group) id tag")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    from chargedeck.store import errors as store_errors
+
+    if not 1 <= len(id_tag) <= 20:
+        raise _fail(f"id tag must be 1 to 20 characters (OCPP 1.6 IdToken), got {len(id_tag)}")
+    expiry_date = None
+    if expiry is not None:
+        try:
+            expiry_date = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+        except ValueError:
+            raise _fail(f"--expiry {expiry!r} is not an ISO 8601 date-time") from None
+        if expiry_date.tzinfo is None:
+            raise _fail(f"--expiry {expiry!r} needs a time zone offset, e.g. Z or +01:00")
+
+    async def work(store: Any) -> Any:
+        try:
+            return await store.id_tags.add_id_tag(
+                id_tag=IdTag(id_tag),
+                parent_id_tag=None if parent is None else IdTag(parent),
+                expiry_date=expiry_date,
+                blocked=blocked,
+                owner=owner,
+                now=_now(),
+            )
+        except store_errors.AlreadyExists:
+            raise _fail(f"id tag {id_tag!r} already exists") from None
+
+    record = _run_store(config, work)
+    if as_json:
+        _print_json(record)
+    else:
+        console.print(f"added id tag {record.id_tag}")
+
+
+@id_tags_app.command("list", help="List id tags.")
+def id_tags_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    records = _run_store(config, lambda store: store.id_tags.list_id_tags())
+    if as_json:
+        _print_json(records)
+        return
+    table = Table("id tag", "owner", "blocked", "expiry", "parent")
+    for r in records:
+        table.add_row(
+            r.id_tag,
+            r.owner or "",
+            "yes" if r.blocked else "",
+            _time(r.expiry_date),
+            r.parent_id_tag or "",
+        )
+    console.print(table)
+
+
+# ---- transactions ----------------------------------------------------------------------------
+
+
+@transactions_app.command("list", help="List transactions, newest first.")
+def transactions_list(
+    charge_point: Annotated[str | None, typer.Option(help="Only this charge point")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    records = _run_store(
+        config,
+        lambda store: store.transactions.list_transactions(
+            charge_point_id=None if charge_point is None else ChargePointId(charge_point),
+            active=None,
+            limit=limit,
+            before_id=None,
+        ),
+    )
+    if as_json:
+        _print_json(records)
+        return
+    table = Table("id", "charge point", "connector", "id tag", "started", "stopped", "Wh")
+    for r in records:
+        energy = "" if r.meter_stop is None else str(r.meter_stop - r.meter_start)
+        table.add_row(
+            str(r.id),
+            r.charge_point_id,
+            str(r.connector_id),
+            r.id_tag,
+            _time(r.started_at),
+            _time(r.stopped_at),
+            energy,
+        )
+    console.print(table)
+
+
+# ---- commands to chargers (through the running server) ---------------------------------------
+
+
+@app.command(
+    help="Send an OCPP command to a connected charger through the running server's API.\n\n"
+    "PAYLOAD is the OCPP JSON payload (camelCase), e.g. "
+    'chargedeck command CP1 Reset \'{"type": "Soft"}\''
+)
+def command(
+    charge_point_id: str,
+    action: Annotated[str, typer.Argument(help="e.g. Reset, UnlockConnector, GetConfiguration")],
+    payload: Annotated[str, typer.Argument(help="OCPP payload as JSON")] = "{}",
+    api: Annotated[str, typer.Option(help="The server's API base URL")] = "http://127.0.0.1:8000",
+    as_json: JsonOption = False,
+) -> None:
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise _fail(f"PAYLOAD is not JSON: {exc}") from None
+    checked = _check_charge_point_id(charge_point_id)
+    url = (
+        f"{api.rstrip('/')}/api/v1/charge-points/"
+        f"{urllib.parse.quote(checked, safe='')}/commands/{urllib.parse.quote(action)}"
+    )
+    request = urllib.request.Request(  # noqa: S310 - the operator's own API URL
+        url, data=payload.encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", exc.reason)
+        except ValueError:
+            detail = exc.reason
+        raise _fail(f"{exc.code}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise _fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
+    if as_json:
+        _print_json(body)
+    else:
+        console.print(f"{checked} answered {action}: {json.dumps(body['response'])}")
+
+
+def _now() -> datetime:
+    from chargedeck.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def _time(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="seconds")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,224 @@
+"""One settings object, built once, that fails loudly (STYLE rule 7, DESIGN §10).
+
+Precedence: defaults < ``chargedeck.toml`` < ``CHARGEDECK_*`` environment < command-line flags.
+Every key has the same name everywhere: ``key`` in the file, ``CHARGEDECK_KEY`` in the
+environment and ``--key-with-dashes`` on ``chargedeck serve``. A bad value stops start-up with a
+sentence naming the key, the value and what was expected; secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+
+from chargedeck.domain.charge_points import UnknownChargePointPolicy
+
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+PositiveSeconds = Annotated[float, msgspec.Meta(gt=0)]
+
+ENV_PREFIX = "CHARGEDECK_"
+DEFAULT_CONFIG_FILE = "chargedeck.toml"
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Every ChargeDeck setting with its default and where the number comes from."""
+
+    ocpp_host: str = "0.0.0.0"
+    """Charger WebSocket endpoint address; 0.0.0.0 because chargers live on the LAN (DESIGN §1)."""
+    ocpp_port: Port = 9000
+    """Charger WebSocket port; chargers connect to ws://HOST:9000/ocpp/<ChargePointID>."""
+    http_host: str = "127.0.0.1"
+    """Operator API address; loopback until the operator opts in to exposing it (DESIGN §1)."""
+    http_port: Port = 8000
+    """Operator API port."""
+    database_url: str = "sqlite:///./chargedeck.db"
+    """sqlite:///PATH (embedded default) or postgresql://USER@HOST:PORT/DB."""
+    data_dir: str = "."
+    """Folder for files (firmware, diagnostics, certificates)."""
+    unknown_charge_points: UnknownChargePointPolicy = UnknownChargePointPolicy.INBOX
+    """inbox (Boot -> Pending, listed for adoption), accept, or reject (HTTP 404)."""
+    heartbeat_interval_s: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 300
+    """Interval returned in BootNotification.conf; ping/pong covers liveness in between
+    (OCPP-J 1.6 §5.2), and a Heartbeat a few minutes apart keeps the charger clock in sync."""
+    boot_pending_interval_s: Annotated[int, msgspec.Meta(ge=1, le=86400)] = 30
+    """Wait returned with a Pending boot: short so an adopted charger is accepted quickly."""
+    call_timeout_s: PositiveSeconds = 30.0
+    """Time-out for our calls to a charger: the PyPI ocpp library and ocpp-rpc both use 30 s."""
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65536
+    """Largest WebSocket message accepted (DESIGN §4); larger closes with 1009."""
+    ping_interval_s: PositiveSeconds = 60.0
+    """WebSocket ping period (DESIGN §4); the charger's WebSocketPingInterval may differ."""
+    ping_timeout_s: PositiveSeconds = 30.0
+    """How long a pong may take before the connection is considered dead."""
+    close_timeout_s: PositiveSeconds = 5.0
+    """Graceful shutdown: how long in-flight replies may take before connections are dropped."""
+    sqlite_synchronous: str = "FULL"
+    """SQLite PRAGMA synchronous: FULL survives power loss, NORMAL only process crashes."""
+    batch_max_rows: Annotated[int, msgspec.Meta(ge=1)] = 500
+    """Group-commit cap for MeterValues/StatusNotification rows (DESIGN §6)."""
+    batch_max_delay_s: PositiveSeconds = 0.05
+    """Longest a row waits for its group commit (DESIGN §6)."""
+    accepted_data_transfer_vendors: tuple[str, ...] = ()
+    """DataTransfer vendorIds recorded and answered Accepted; others get UnknownVendorId."""
+    log_level: str = "INFO"
+    """Python logging level name."""
+
+    def __post_init__(self) -> None:
+        if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(
+                f"sqlite_synchronous={self.sqlite_synchronous!r}: "
+                "expected OFF, NORMAL, FULL or EXTRA"
+            )
+        if not (
+            self.database_url.startswith("sqlite:///")
+            or self.database_url.startswith("postgresql://")
+        ):
+            raise ValueError(
+                f"database_url: expected sqlite:///PATH or postgresql://USER@HOST:PORT/DB, "
+                f"got a value starting with {self.database_url.split(':', 1)[0]!r}"
+            )
+
+
+class SettingsError(Exception):
+    """A setting was given a value it cannot take; the message names key, value and expectation."""
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where a raw value came from, so errors can say "in chargedeck.toml" or "in CHARGEDECK_X"."""
+
+    key: str
+    raw: Any
+    origin: str
+
+
+SETTING_KEYS: tuple[str, ...] = tuple(Settings.__struct_fields__)
+_SECRET_KEYS: frozenset[str] = frozenset()
+
+
+def _field_type(key: str) -> Any:
+    return Settings.__annotations__[key]
+
+
+def _coerce_text(key: str, text: str) -> Any:
+    """Turn an environment/flag string into the JSON-ish value msgspec.convert expects."""
+    field_type = str(_field_type(key))
+    if "tuple" in field_type:
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if "int" in field_type or "Port" in field_type:
+        try:
+            return int(text)
+        except ValueError:
+            return text
+    if "float" in field_type or "Seconds" in field_type:
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _describe_expected(key: str) -> str:
+    field_type = str(_field_type(key))
+    if key == "unknown_charge_points":
+        return "one of " + ", ".join(p.value for p in UnknownChargePointPolicy)
+    if "Port" in field_type:
+        return "a port number 0-65535 (0 = pick a free port)"
+    if "Seconds" in field_type:
+        return "a positive number of seconds"
+    if "int" in field_type:
+        return "an integer in the documented range"
+    if "tuple" in field_type:
+        return "a comma-separated list"
+    return "text"
+
+
+def build_settings(
+    *,
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, str] | None = None,
+) -> Settings:
+    """Merge the four layers and validate them; raise SettingsError naming the culprit."""
+    sources: dict[str, SettingSource] = {}
+    path = config_file if config_file is not None else Path(DEFAULT_CONFIG_FILE)
+    if path.exists():
+        try:
+            file_values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"{path}: cannot read settings file: {exc}") from exc
+        for key, value in file_values.items():
+            if key not in SETTING_KEYS:
+                raise SettingsError(
+                    f"{path}: unknown setting {key!r}; known settings: {', '.join(SETTING_KEYS)}"
+                )
+            sources[key] = SettingSource(key, value, str(path))
+    elif config_file is not None:
+        raise SettingsError(f"{path}: settings file does not exist")
+    env = os.environ if environ is None else environ
+    for name, text in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in SETTING_KEYS:
+            continue  # CHARGEDECK_* variables of other tools (tests, scripts) are not settings
+        sources[key] = SettingSource(key, _coerce_text(key, text), name)
+    for key, text in (flags or {}).items():
+        if key not in SETTING_KEYS:
+            raise SettingsError(f"unknown option --{key.replace('_', '-')}")
+        sources[key] = SettingSource(key, _coerce_text(key, text), f"--{key.replace('_', '-')}")
+    for key, source in sources.items():
+        try:
+            msgspec.convert({key: source.raw}, type=Settings)
+        except (msgspec.ValidationError, ValueError) as exc:
+            shown = "***" if key in _SECRET_KEYS else repr(source.raw)
+            raise SettingsError(
+                f"{source.origin}: {key}={shown} is invalid: expected {_describe_expected(key)}"
+                f" ({exc})"
+            ) from exc
+    try:
+        return msgspec.convert({k: s.raw for k, s in sources.items()}, type=Settings)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise SettingsError(f"invalid settings: {exc}") from exc
+
+
+def parse_flag_args(args: Sequence[str]) -> dict[str, str]:
+    """Parse ``--key-with-dashes VALUE`` / ``--key-with-dashes=VALUE`` pairs into settings keys."""
+    flags: dict[str, str] = {}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if not arg.startswith("--"):
+            raise SettingsError(
+                f"unexpected argument {arg!r}; settings are --key-with-dashes VALUE"
+            )
+        name, sep, value = arg[2:].partition("=")
+        key = name.replace("-", "_")
+        if key not in SETTING_KEYS:
+            raise SettingsError(
+                f"unknown option --{name}; known: "
+                + ", ".join("--" + k.replace("_", "-") for k in SETTING_KEYS)
+            )
+        if not sep:
+            index += 1
+            if index >= len(args):
+                raise SettingsError(f"option --{name} needs a value")
+            value = args[index]
+        flags[key] = value
+        index += 1
+    return flags
+
+
+def settings_help() -> str:
+    """One line per setting for ``chargedeck serve --help``."""
+    lines = []
+    defaults = Settings()
+    for key in SETTING_KEYS:
+        lines.append(f"--{key.replace('_', '-')} (default {getattr(defaults, key)!r})")
+    return "\n".join(lines)

@@ -1,0 +1,44 @@
+"""What an OCPP handler gets: the shared services and the state of its own connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from chargedeck.clock import Clock
+from chargedeck.config import Settings
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId
+
+if TYPE_CHECKING:
+    from chargedeck.csms.stations import Stations
+    from chargedeck.store import Store
+
+
+@dataclass(slots=True)
+class ConnectionState:
+    """Per-connection facts the handlers read and update.
+
+    ``registration`` is None while the charge point is not in the store at all (an unknown
+    charger under the ``inbox`` or ``accept`` policy, before its first BootNotification).
+    ``boot_status`` is the status we last answered to a BootNotification on this connection,
+    None if it has sent none (allowed for a known charger, OCPP-J 1.6 §5.4).
+    """
+
+    charge_point_id: ChargePointId
+    remote_address: str
+    connected_at: datetime
+    registration: Registration | None
+    boot_status: str | None = None
+    last_message_at: datetime | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class CsmsServices:
+    """The composition root hands this to every handler."""
+
+    store: Store
+    settings: Settings
+    clock: Clock
+    stations: Stations

@@ -1,0 +1,34 @@
+"""StartTransaction (OCPP 1.6 §4.8): record the session and answer its transactionId.
+
+The transaction is committed before the answer (DESIGN §6) and the insert is idempotent: a
+charger repeating the same start (same connector, idTag, meterStart and timestamp) after a lost
+answer gets the same transactionId. A start with an id tag we refuse is still recorded: the
+charger may have started offline, and a transactionId must be answered regardless (§4.8).
+"""
+
+from __future__ import annotations
+
+from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.id_tag_info import id_tag_info_for
+from chargedeck.domain.ids import ConnectorId, IdTag
+from chargedeck.ocpp.v16.core import StartTransactionRequest, StartTransactionResponse
+from chargedeck.store.records import StartTransactionRecord
+
+
+async def handle_start_transaction(
+    services: CsmsServices, state: ConnectionState, request: StartTransactionRequest
+) -> StartTransactionResponse:
+    id_tag_info = await id_tag_info_for(services, request.id_tag)
+    transaction_id, _created = await services.store.transactions.start_transaction(
+        StartTransactionRecord(
+            charge_point_id=state.charge_point_id,
+            connector_id=ConnectorId(request.connector_id),
+            id_tag=IdTag(request.id_tag),
+            meter_start=request.meter_start,
+            started_at=request.timestamp,
+            reservation_id=request.reservation_id,
+            start_id_tag_status=id_tag_info.status.value,
+        ),
+        services.clock.now(),
+    )
+    return StartTransactionResponse(transaction_id=transaction_id, id_tag_info=id_tag_info)

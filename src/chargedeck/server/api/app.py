@@ -1,0 +1,579 @@
+"""The operator REST API under /api/v1: THE route table, handlers, problem+json errors.
+
+Every route is one row of :data:`ROUTES` with its response type, so the OpenAPI document is
+generated from the same table that serves the requests (STYLE rule 2). Errors are RFC 9457
+problem details with a sentence that says what to change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from chargedeck.csms.commands import (
+    COMMANDS,
+    ChargePointNotConnected,
+    CommandNotAllowed,
+    UnknownChargePoint,
+    send_command,
+)
+from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.stations import ChargePointDisconnected
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId, IdTag
+from chargedeck.ocpp.codec import decode_request, encode_message
+from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
+from chargedeck.ocpp.handshake import HandshakeRefused, parse_charge_point_id
+from chargedeck.ocpp.v16.actions import ACTIONS
+from chargedeck.server.api.views import (
+    ChargePointDetailView,
+    ChargePointView,
+    CommandResultView,
+    ConnectionView,
+    ConnectorView,
+    IdTagView,
+    MeterValueView,
+    NewChargePoint,
+    NewIdTag,
+    Page,
+    Problem,
+    StatusHistoryView,
+    TransactionDetailView,
+    TransactionView,
+)
+from chargedeck.store import errors as store_errors
+from chargedeck.store.records import ChargePointRecord, IdTagRecord, TransactionRecord
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+PROBLEM_TYPE_BASE = "https://chargedeck.invalid/problems/"
+MAX_PAGE_SIZE = 500  # large enough for an export page, small enough to answer in one go
+
+_encoder = msgspec.json.Encoder()
+_json_decoder = msgspec.json.Decoder()
+BodyT = TypeVar("BodyT")
+
+
+class ApiProblem(Exception):
+    """An API error with its HTTP status and a sentence; rendered as problem+json."""
+
+    def __init__(self, status: HTTPStatus, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
+
+
+def _problem(request: Request, problem: ApiProblem) -> Response:
+    body = Problem(
+        type=PROBLEM_TYPE_BASE + problem.kind,
+        title=problem.status.phrase,
+        status=problem.status.value,
+        detail=problem.detail,
+        instance=request.url.path,
+    )
+    return Response(
+        _encoder.encode(body),
+        status_code=problem.status.value,
+        media_type="application/problem+json",
+    )
+
+
+async def _body(request: Request, body_type: type[BodyT]) -> BodyT:
+    raw = await request.body()
+    try:
+        return msgspec.json.decode(raw, type=body_type)
+    except msgspec.DecodeError as exc:
+        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-body", str(exc)) from None
+
+
+def _charge_point_id(request: Request) -> ChargePointId:
+    raw: str = request.path_params["charge_point_id"]
+    try:
+        return ChargePointId(parse_charge_point_id("/" + raw))
+    except HandshakeRefused as refused:
+        raise ApiProblem(
+            HTTPStatus.BAD_REQUEST, "invalid-charge-point-id", refused.reason
+        ) from None
+
+
+def _limit(request: Request, default: int = 50) -> int:
+    text = request.query_params.get("limit", str(default))
+    try:
+        limit = int(text)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ApiProblem(
+            HTTPStatus.BAD_REQUEST,
+            "invalid-query",
+            f"limit={text!r}: expected an integer from 1 to {MAX_PAGE_SIZE}",
+        )
+    return limit
+
+
+# ---- views from records ---------------------------------------------------------------------
+
+
+class Api:
+    """The API handlers over the shared services."""
+
+    def __init__(self, services: CsmsServices) -> None:
+        self.services = services
+
+    def _connection(self, charge_point_id: str) -> ConnectionView:
+        link = self.services.stations.get(charge_point_id)
+        if link is None:
+            return ConnectionView(connected=False)
+        state = link.state
+        return ConnectionView(
+            connected=True,
+            remote_address=state.remote_address,
+            connected_at=state.connected_at,
+            boot_status=state.boot_status,
+        )
+
+    def _charge_point_view(self, record: ChargePointRecord) -> ChargePointView:
+        return ChargePointView(
+            id=record.id,
+            registration=record.registration.value,
+            vendor=record.vendor,
+            model=record.model,
+            charge_point_serial_number=record.charge_point_serial_number,
+            charge_box_serial_number=record.charge_box_serial_number,
+            firmware_version=record.firmware_version,
+            meter_type=record.meter_type,
+            first_seen_at=record.first_seen_at,
+            last_boot_at=record.last_boot_at,
+            last_heartbeat_at=record.last_heartbeat_at,
+            adopted_at=record.adopted_at,
+            created_at=record.created_at,
+            connection=self._connection(record.id),
+        )
+
+    async def _known_charge_point(self, charge_point_id: ChargePointId) -> ChargePointRecord:
+        record = await self.services.store.charge_points.get_charge_point(charge_point_id)
+        if record is None:
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND,
+                "unknown-charge-point",
+                f"charge point {charge_point_id!r} is not known to this CSMS",
+            )
+        return record
+
+    # ---- charge points ----------------------------------------------------------------------
+
+    async def list_charge_points(self, request: Request) -> Response:
+        text = request.query_params.get("registration")
+        registration = None
+        if text is not None:
+            try:
+                registration = Registration(text)
+            except ValueError:
+                raise ApiProblem(
+                    HTTPStatus.BAD_REQUEST,
+                    "invalid-query",
+                    f"registration={text!r}: expected registered or pending",
+                ) from None
+        records = await self.services.store.charge_points.list_charge_points(registration)
+        return _json(Page(items=[self._charge_point_view(r) for r in records]))
+
+    async def inbox(self, request: Request) -> Response:
+        records = await self.services.store.charge_points.list_charge_points(Registration.PENDING)
+        return _json(Page(items=[self._charge_point_view(r) for r in records]))
+
+    async def add_charge_point(self, request: Request) -> Response:
+        body = await _body(request, NewChargePoint)
+        charge_point_id = _charge_point_id_from_text(body.id)
+        try:
+            record = await self.services.store.charge_points.add_charge_point(
+                charge_point_id, Registration(body.registration), self.services.clock.now()
+            )
+        except store_errors.AlreadyExists:
+            raise ApiProblem(
+                HTTPStatus.CONFLICT,
+                "charge-point-exists",
+                f"charge point {charge_point_id!r} is already registered",
+            ) from None
+        return _json(self._charge_point_view(record), status=201)
+
+    async def get_charge_point(self, request: Request) -> Response:
+        record = await self._known_charge_point(_charge_point_id(request))
+        connectors = await self.services.store.connectors.list_connectors(record.id)
+        base = self._charge_point_view(record)
+        detail = ChargePointDetailView(
+            **msgspec.structs.asdict(base),
+            iccid=record.iccid,
+            imsi=record.imsi,
+            meter_serial_number=record.meter_serial_number,
+            connectors=[
+                ConnectorView(
+                    connector_id=c.connector_id,
+                    status=c.status,
+                    error_code=c.error_code,
+                    info=c.info,
+                    vendor_id=c.vendor_id,
+                    vendor_error_code=c.vendor_error_code,
+                    status_timestamp=c.status_timestamp,
+                    updated_at=c.updated_at,
+                )
+                for c in connectors
+            ],
+        )
+        return _json(detail)
+
+    async def adopt_charge_point(self, request: Request) -> Response:
+        charge_point_id = _charge_point_id(request)
+        try:
+            record = await self.services.store.charge_points.adopt_charge_point(
+                charge_point_id, self.services.clock.now()
+            )
+        except store_errors.NotFound:
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND,
+                "unknown-charge-point",
+                f"charge point {charge_point_id!r} is not in the inbox",
+            ) from None
+        log.info("charge point %s adopted by the operator", charge_point_id)
+        return _json(self._charge_point_view(record))
+
+    async def status_history(self, request: Request) -> Response:
+        record = await self._known_charge_point(_charge_point_id(request))
+        rows = await self.services.store.connectors.status_history(
+            record.id, None, _limit(request, 100)
+        )
+        return _json(
+            Page(
+                items=[
+                    StatusHistoryView(
+                        connector_id=r.connector_id,
+                        status=r.status,
+                        error_code=r.error_code,
+                        info=r.info,
+                        vendor_id=r.vendor_id,
+                        vendor_error_code=r.vendor_error_code,
+                        timestamp=r.timestamp,
+                        received_at=r.received_at,
+                    )
+                    for r in rows
+                ]
+            )
+        )
+
+    # ---- commands -----------------------------------------------------------------------------
+
+    async def send_command(self, request: Request) -> Response:
+        charge_point_id = _charge_point_id(request)
+        action_name: str = request.path_params["action"]
+        command = COMMANDS.get(action_name)
+        if command is None:
+            known = ", ".join(sorted(COMMANDS))
+            reason = (
+                "is not sent by a CSMS"
+                if action_name in ACTIONS and not ACTIONS[action_name].sent_by_csms()
+                else "is not an available command"
+            )
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND,
+                "unknown-command",
+                f"{action_name[:64]!r} {reason}; available: {known}",
+            )
+        raw = await request.body()
+        try:
+            payload = decode_request(ACTIONS[action_name], raw or b"{}")
+        except CallErrorSent as error:
+            raise ApiProblem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "invalid-command-payload",
+                f"{action_name} payload is invalid ({error.code.value}): {error.description}",
+            ) from None
+        try:
+            response = await send_command(self.services, charge_point_id, payload)
+        except UnknownChargePoint as exc:
+            raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-charge-point", str(exc)) from None
+        except (ChargePointNotConnected, ChargePointDisconnected) as exc:
+            raise ApiProblem(HTTPStatus.CONFLICT, "charge-point-not-connected", str(exc)) from None
+        except CommandNotAllowed as exc:
+            raise ApiProblem(HTTPStatus.CONFLICT, "command-not-allowed", str(exc)) from None
+        except CallTimeout as exc:
+            raise ApiProblem(HTTPStatus.GATEWAY_TIMEOUT, "charge-point-timeout", str(exc)) from None
+        except (CallErrorReceived, InvalidResponse) as exc:
+            raise ApiProblem(HTTPStatus.BAD_GATEWAY, "charge-point-error", str(exc)) from None
+        body = CommandResultView(
+            charge_point_id=charge_point_id,
+            action=action_name,
+            response=_json_decoder.decode(encode_message(response)),
+        )
+        return _json(body)
+
+    # ---- transactions -------------------------------------------------------------------------
+
+    @staticmethod
+    def _transaction_view(record: TransactionRecord) -> dict[str, Any]:
+        energy = None if record.meter_stop is None else record.meter_stop - record.meter_start
+        return {
+            "id": record.id,
+            "charge_point_id": record.charge_point_id,
+            "connector_id": record.connector_id,
+            "id_tag": record.id_tag,
+            "start_id_tag_status": record.start_id_tag_status,
+            "meter_start": record.meter_start,
+            "started_at": record.started_at,
+            "meter_stop": record.meter_stop,
+            "stopped_at": record.stopped_at,
+            "stop_reason": record.stop_reason,
+            "stop_id_tag": record.stop_id_tag,
+            "reservation_id": record.reservation_id,
+            "energy_wh": energy,
+            "active": record.stopped_at is None,
+        }
+
+    async def list_transactions(self, request: Request) -> Response:
+        params = request.query_params
+        active_text = params.get("active")
+        if active_text not in (None, "true", "false"):
+            raise ApiProblem(
+                HTTPStatus.BAD_REQUEST, "invalid-query", f"active={active_text!r}: true or false"
+            )
+        cursor_text = params.get("cursor")
+        before_id = None
+        if cursor_text is not None:
+            if not cursor_text.isdigit():
+                raise ApiProblem(
+                    HTTPStatus.BAD_REQUEST,
+                    "invalid-query",
+                    f"cursor={cursor_text!r}: use next_cursor of the previous page",
+                )
+            before_id = int(cursor_text)
+        charge_point_id = params.get("charge_point_id")
+        limit = _limit(request)
+        records = await self.services.store.transactions.list_transactions(
+            charge_point_id=None if charge_point_id is None else ChargePointId(charge_point_id),
+            active=None if active_text is None else active_text == "true",
+            limit=limit,
+            before_id=before_id,
+        )
+        items = [TransactionView(**self._transaction_view(r)) for r in records]
+        next_cursor = str(records[-1].id) if len(records) == limit else None
+        return _json(Page(items=items, next_cursor=next_cursor))
+
+    async def get_transaction(self, request: Request) -> Response:
+        text: str = request.path_params["transaction_id"]
+        if not text.isdigit():
+            raise ApiProblem(
+                HTTPStatus.BAD_REQUEST, "invalid-transaction-id", f"{text!r} is not a number"
+            )
+        record = await self.services.store.transactions.get_transaction(int(text))  # type: ignore[arg-type]
+        if record is None:
+            raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-transaction", f"no transaction {text}")
+        rows = await self.services.store.transactions.meter_values_for_transaction(record.id)
+        view = TransactionDetailView(
+            **self._transaction_view(record),
+            meter_values=[
+                MeterValueView(
+                    timestamp=r.timestamp,
+                    connector_id=r.connector_id,
+                    source=r.source.value,
+                    energy_wh=r.energy_wh,
+                    sampled_values=_json_decoder.decode(r.sampled_values),
+                )
+                for r in rows
+            ],
+        )
+        return _json(view)
+
+    # ---- id tags ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _id_tag_view(record: IdTagRecord) -> IdTagView:
+        return IdTagView(
+            id_tag=record.id_tag,
+            parent_id_tag=record.parent_id_tag,
+            expiry_date=record.expiry_date,
+            blocked=record.blocked,
+            owner=record.owner,
+            created_at=record.created_at,
+        )
+
+    async def list_id_tags(self, request: Request) -> Response:
+        records = await self.services.store.id_tags.list_id_tags()
+        return _json(Page(items=[self._id_tag_view(r) for r in records]))
+
+    async def add_id_tag(self, request: Request) -> Response:
+        body = await _body(request, NewIdTag)
+        if not 1 <= len(body.id_tag) <= 20:
+            raise ApiProblem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "invalid-id-tag",
+                f"id_tag must be 1 to 20 characters (OCPP 1.6 §7.15 IdToken), "
+                f"got {len(body.id_tag)}",
+            )
+        try:
+            record = await self.services.store.id_tags.add_id_tag(
+                id_tag=IdTag(body.id_tag),
+                parent_id_tag=None if body.parent_id_tag is None else IdTag(body.parent_id_tag),
+                expiry_date=body.expiry_date,
+                blocked=body.blocked,
+                owner=body.owner,
+                now=self.services.clock.now(),
+            )
+        except store_errors.AlreadyExists:
+            raise ApiProblem(
+                HTTPStatus.CONFLICT, "id-tag-exists", f"id tag {body.id_tag!r} already exists"
+            ) from None
+        return _json(self._id_tag_view(record), status=201)
+
+
+def _charge_point_id_from_text(text: str) -> ChargePointId:
+    try:
+        return ChargePointId(parse_charge_point_id("/" + text.replace("/", "%2F")))
+    except HandshakeRefused as refused:
+        raise ApiProblem(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-charge-point-id", refused.reason
+        ) from None
+
+
+# ---- the route table ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """One REST route: path, method, handler name on :class:`Api`, and documentation."""
+
+    method: str
+    path: str
+    handler: str
+    summary: str
+    response: Any
+    request: Any = None
+    status: int = 200
+
+
+ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute(
+        "GET",
+        "/charge-points",
+        "list_charge_points",
+        "List charge points with live state",
+        Page[ChargePointView],
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points",
+        "add_charge_point",
+        "Register a charge point",
+        ChargePointView,
+        NewChargePoint,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}",
+        "get_charge_point",
+        "One charge point with its connectors",
+        ChargePointDetailView,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/status-history",
+        "status_history",
+        "StatusNotification history of a charge point",
+        Page[StatusHistoryView],
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/adopt",
+        "adopt_charge_point",
+        "Adopt a charge point waiting in the inbox",
+        ChargePointView,
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/commands/{action}",
+        "send_command",
+        "Send an OCPP command (payload in OCPP camelCase) and return the charger's answer",
+        CommandResultView,
+        dict[str, Any],
+    ),
+    ApiRoute("GET", "/inbox", "inbox", "Charge points waiting for adoption", Page[ChargePointView]),
+    ApiRoute(
+        "GET",
+        "/transactions",
+        "list_transactions",
+        "Transactions, newest first (filters: charge_point_id, active; cursor pagination)",
+        Page[TransactionView],
+    ),
+    ApiRoute(
+        "GET",
+        "/transactions/{transaction_id}",
+        "get_transaction",
+        "One transaction with its meter values",
+        TransactionDetailView,
+    ),
+    ApiRoute("GET", "/id-tags", "list_id_tags", "Id tags", Page[IdTagView]),
+    ApiRoute("POST", "/id-tags", "add_id_tag", "Add an id tag", IdTagView, NewIdTag, 201),
+)
+
+
+def build_api(services: CsmsServices) -> Starlette:
+    """The Starlette app for /api/v1, routes taken from :data:`ROUTES`."""
+    from chargedeck.server.api.openapi import build_openapi
+
+    api = Api(services)
+    openapi_bytes = _encoder.encode(build_openapi(ROUTES, API_PREFIX))
+
+    def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except ApiProblem as problem:
+                return _problem(request, problem)
+            except store_errors.StoreUnavailable as exc:
+                log.error("API %s %s: store unavailable: %s", request.method, request.url.path, exc)
+                return _problem(
+                    request,
+                    ApiProblem(HTTPStatus.SERVICE_UNAVAILABLE, "store-unavailable", str(exc)),
+                )
+
+        return run
+
+    async def openapi(request: Request) -> Response:
+        return Response(openapi_bytes, media_type="application/json")
+
+    routes = [
+        Route(API_PREFIX + r.path, endpoint(getattr(api, r.handler)), methods=[r.method])
+        for r in ROUTES
+    ]
+    routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return _problem(
+            request,
+            ApiProblem(HTTPStatus.NOT_FOUND, "not-found", f"no route {request.url.path}"),
+        )
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return _problem(
+            request,
+            ApiProblem(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                f"{request.method} is not allowed on {request.url.path}",
+            ),
+        )
+
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})

@@ -1,0 +1,155 @@
+"""API bodies: typed, frozen, snake_case JSON (the API's own names; OCPP payloads stay camelCase).
+
+These Structs are the API contract: the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+import msgspec
+
+
+class View(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of API bodies."""
+
+
+class ConnectorView(View, frozen=True, kw_only=True):
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    status_timestamp: datetime | None
+    updated_at: datetime
+
+
+class ConnectionView(View, frozen=True, kw_only=True):
+    """Live connection state, as this process sees it."""
+
+    connected: bool
+    remote_address: str | None = None
+    connected_at: datetime | None = None
+    boot_status: str | None = None
+
+
+class ChargePointView(View, frozen=True, kw_only=True):
+    id: str
+    registration: Literal["registered", "pending"]
+    vendor: str | None
+    model: str | None
+    charge_point_serial_number: str | None
+    charge_box_serial_number: str | None
+    firmware_version: str | None
+    meter_type: str | None
+    first_seen_at: datetime | None
+    last_boot_at: datetime | None
+    last_heartbeat_at: datetime | None
+    adopted_at: datetime | None
+    created_at: datetime
+    connection: ConnectionView
+
+
+class ChargePointDetailView(ChargePointView, frozen=True, kw_only=True):
+    iccid: str | None
+    imsi: str | None
+    meter_serial_number: str | None
+    connectors: list[ConnectorView]
+
+
+class StatusHistoryView(View, frozen=True, kw_only=True):
+    connector_id: int
+    status: str
+    error_code: str
+    info: str | None
+    vendor_id: str | None
+    vendor_error_code: str | None
+    timestamp: datetime | None
+    received_at: datetime
+
+
+class MeterValueView(View, frozen=True, kw_only=True):
+    timestamp: datetime
+    connector_id: int
+    source: str
+    energy_wh: int | None
+    sampled_values: list[dict[str, Any]]
+    """The sampledValue array exactly as the charger sent it (OCPP camelCase)."""
+
+
+class TransactionView(View, frozen=True, kw_only=True):
+    id: int
+    charge_point_id: str
+    connector_id: int
+    id_tag: str
+    start_id_tag_status: str
+    meter_start: int
+    started_at: datetime
+    meter_stop: int | None
+    stopped_at: datetime | None
+    stop_reason: str | None
+    stop_id_tag: str | None
+    reservation_id: int | None
+    energy_wh: int | None
+    """meter_stop - meter_start once stopped."""
+    active: bool
+
+
+class TransactionDetailView(TransactionView, frozen=True, kw_only=True):
+    meter_values: list[MeterValueView]
+
+
+class IdTagView(View, frozen=True, kw_only=True):
+    id_tag: str
+    parent_id_tag: str | None
+    expiry_date: datetime | None
+    blocked: bool
+    owner: str | None
+    created_at: datetime
+
+
+T = TypeVar("T")
+
+
+class Page(View, Generic[T], frozen=True, kw_only=True):
+    """A page of a list; pass ``next_cursor`` as ``cursor`` for the next page (None at the end)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class CommandResultView(View, frozen=True, kw_only=True):
+    """The charger's answer to a command, as its OCPP payload (camelCase)."""
+
+    charge_point_id: str
+    action: str
+    response: dict[str, Any]
+
+
+class NewChargePoint(View, frozen=True, kw_only=True):
+    """Body of POST /charge-points: register a charger before it connects."""
+
+    id: str
+    registration: Literal["registered", "pending"] = "registered"
+
+
+class NewIdTag(View, frozen=True, kw_only=True):
+    """Body of POST /id-tags."""
+
+    id_tag: str
+    parent_id_tag: str | None = None
+    expiry_date: datetime | None = None
+    blocked: bool = False
+    owner: str | None = None
+
+
+class Problem(View, frozen=True, kw_only=True):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None

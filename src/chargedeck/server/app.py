@@ -1,0 +1,105 @@
+"""Composition root of ``chargedeck serve``: one process, one event loop (DESIGN §1, §4).
+
+Start order: store (migrations applied), OCPP WebSocket endpoint, operator HTTP. Stop order is
+the reverse of what depends on what: stop accepting chargers, let in-flight messages be stored
+and answered, close charger connections (1001), stop HTTP, then close the store, which flushes
+the group-commit writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Coroutine
+from typing import Any
+
+import uvicorn
+
+from chargedeck.clock import SystemClock
+from chargedeck.config import Settings
+from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.stations import Stations
+from chargedeck.server.api.app import build_api
+from chargedeck.server.ocpp_ws import OcppServer
+from chargedeck.store import open_store
+
+log = logging.getLogger("chargedeck.server")
+
+
+class _EmbeddedUvicorn(uvicorn.Server):
+    """uvicorn inside our loop: signals are ours, not uvicorn's."""
+
+    def install_signal_handlers(self) -> None:  # older uvicorn versions
+        return None
+
+
+def _bind_http_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down gracefully."""
+    stop_event = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop_event.set)
+
+    store = await open_store(
+        settings.database_url, migrate=True, sqlite_synchronous=settings.sqlite_synchronous
+    )
+    services = CsmsServices(
+        store=store, settings=settings, clock=SystemClock(), stations=Stations()
+    )
+    ocpp_server = OcppServer(services)
+    http_server: _EmbeddedUvicorn | None = None
+    try:
+        host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
+        log.info(
+            "ocpp listening on %s:%d (chargers connect to ws://HOST:%d/ocpp/<ID>)", host, port, port
+        )
+        http_socket = _bind_http_socket(settings.http_host, settings.http_port)
+        http_host, http_port = http_socket.getsockname()[:2]
+        config = uvicorn.Config(
+            build_api(services), lifespan="off", log_level="warning", access_log=False
+        )
+        http_server = _EmbeddedUvicorn(config)
+        config.load()
+        http_server.lifespan = config.lifespan_class(config)
+        await http_server.startup(sockets=[http_socket])
+        log.info("http listening on %s:%d (API at /api/v1)", http_host, http_port)
+        await stop_event.wait()
+        log.info("shutting down: finishing messages in flight")
+    finally:
+        await ocpp_server.shutdown(settings.close_timeout_s)
+        if http_server is not None:
+            http_server.should_exit = True
+            await http_server.shutdown()
+        await store.close()
+        log.info("stopped")
+
+
+def run(settings: Settings) -> None:
+    """Run :func:`serve` on uvloop where available (DESIGN §4), else the stdlib loop."""
+    main: Coroutine[Any, Any, None] = serve(settings)
+    try:
+        import uvloop
+    except ImportError:
+        log.warning(
+            "uvloop is not installed: using the stdlib event loop (more memory per TLS connection)"
+        )
+        asyncio.run(main)
+        return
+    if sys.version_info >= (3, 12):
+        asyncio.run(main, loop_factory=uvloop.new_event_loop)
+    else:
+        uvloop.install()
+        asyncio.run(main)

@@ -1,0 +1,1 @@
+"""ChargeDeck simulator."""

@@ -1,0 +1,87 @@
+"""Persistence: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, one schema, Alembic migrations.
+
+SQL lives only in this package (DESIGN §6). ``open_store`` gives a ``Store`` whose repository
+attributes do the per-call, committed-before-return writes and the reads, and whose ``writer``
+batches the high-rate writes (group commit).
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from chargedeck.store import migrations
+from chargedeck.store.batch_writer import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_DELAY_S, BatchWriter
+from chargedeck.store.charge_points import ChargePoints
+from chargedeck.store.connectors import Connectors
+from chargedeck.store.engine import Database, create_database
+from chargedeck.store.id_tags import IdTags
+from chargedeck.store.notifications import Notifications
+from chargedeck.store.transactions import Transactions
+
+__all__ = ["Store", "migrate", "open_store"]
+
+
+class Store:
+    """The store of one process: repositories over one database and its batch writer."""
+
+    def __init__(self, database: Database, writer: BatchWriter) -> None:
+        self.database = database
+        self.charge_points = ChargePoints(database)
+        self.connectors = Connectors(database)
+        self.id_tags = IdTags(database)
+        self.transactions = Transactions(database)
+        self.notifications = Notifications(database)
+        self.writer = writer
+
+    async def close(self) -> None:
+        """Commit what the batch writer holds, then close every connection."""
+        try:
+            await self.writer.close()
+        finally:
+            await self.database.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def open_store(
+    database_url: str,
+    *,
+    migrate: bool = True,
+    sqlite_synchronous: str = "FULL",
+    max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+    max_delay_s: float = DEFAULT_MAX_DELAY_S,
+) -> Store:
+    """Connect to ``database_url``, migrate it to the latest schema (unless ``migrate`` is
+    False) and start the batch writer on the running loop. Close it with ``await store.close()``.
+
+    Raises ``UnsupportedDatabaseUrl`` for a URL it cannot use, ``ValueError`` for a bad
+    ``sqlite_synchronous`` and ``StoreUnavailable`` if the database cannot be reached or migrated.
+    """
+    database = create_database(database_url, sqlite_synchronous=sqlite_synchronous)
+    try:
+        if migrate:
+            await migrations.upgrade(database)
+        writer = BatchWriter(database, max_batch_rows=max_batch_rows, max_delay_s=max_delay_s)
+    except BaseException:
+        await database.dispose()
+        raise
+    writer.start()
+    return Store(database, writer)
+
+
+async def migrate(database_url: str) -> None:
+    """Migrate the database to the latest schema (``chargedeck migrate``)."""
+    database = create_database(database_url)
+    try:
+        await migrations.upgrade(database)
+    finally:
+        await database.dispose()

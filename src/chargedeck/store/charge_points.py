@@ -1,0 +1,165 @@
+"""Charge points: registration, adoption and the record of their BootNotifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId
+from chargedeck.store._convert import to_record, to_records
+from chargedeck.store.engine import Database, dialect_insert
+from chargedeck.store.errors import AlreadyExists, NotFound
+from chargedeck.store.records import BootNotificationRecord, BootRecord, ChargePointRecord
+from chargedeck.store.schema import boot_notifications, charge_points
+from chargedeck.store.types import UtcDateTime
+
+_T = charge_points.c
+_SELECT_ONE = sa.select(charge_points).where(_T.id == sa.bindparam("id"))
+
+
+class ChargePoints:
+    """Reads and writes of ``charge_points`` and ``boot_notifications``."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def get_charge_point(self, charge_point_id: ChargePointId) -> ChargePointRecord | None:
+        """The charge point, or None if the store does not know it."""
+        async with self._db.read() as connection:
+            row = (await connection.execute(_SELECT_ONE, {"id": charge_point_id})).first()
+        return None if row is None else to_record(ChargePointRecord, row)
+
+    async def add_charge_point(
+        self, charge_point_id: ChargePointId, registration: Registration, now: datetime
+    ) -> ChargePointRecord:
+        """Add a charge point the operator declared; raises ``AlreadyExists`` if it is known."""
+        statement = (
+            dialect_insert(self._db.dialect_name, charge_points)
+            .values(id=charge_point_id, registration=registration.value, created_at=now)
+            .on_conflict_do_nothing(index_elements=[_T.id])
+            .returning(*charge_points.c)
+        )
+        async with self._db.write() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            raise AlreadyExists(f"charge point {charge_point_id!r} exists already")
+        return to_record(ChargePointRecord, row)
+
+    async def ensure_pending_charge_point(
+        self, charge_point_id: ChargePointId, now: datetime
+    ) -> ChargePointRecord:
+        """Put a charger we do not know in the adoption inbox (DESIGN §10
+        ``unknown_charge_points = inbox``); a known one is returned unchanged.
+        """
+        statement = (
+            dialect_insert(self._db.dialect_name, charge_points)
+            .values(
+                id=charge_point_id,
+                registration=Registration.PENDING.value,
+                first_seen_at=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=[_T.id])
+            .returning(*charge_points.c)
+        )
+        async with self._db.write() as connection:
+            row = (await connection.execute(statement)).first()
+            if row is None:
+                row = (await connection.execute(_SELECT_ONE, {"id": charge_point_id})).one()
+        return to_record(ChargePointRecord, row)
+
+    async def adopt_charge_point(
+        self, charge_point_id: ChargePointId, now: datetime
+    ) -> ChargePointRecord:
+        """Register a pending charger; its next BootNotification is Accepted.
+
+        Adopting a registered charger changes nothing. Raises ``NotFound`` for an unknown id.
+        """
+        statement = (
+            sa.update(charge_points)
+            .where(_T.id == charge_point_id)
+            .values(
+                registration=Registration.REGISTERED.value,
+                adopted_at=sa.func.coalesce(
+                    _T.adopted_at, sa.bindparam("now", now, type_=UtcDateTime())
+                ),
+            )
+            .returning(*charge_points.c)
+        )
+        async with self._db.write() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            raise NotFound(f"charge point {charge_point_id!r} is not in the store")
+        return to_record(ChargePointRecord, row)
+
+    async def list_charge_points(
+        self, registration: Registration | None = None
+    ) -> list[ChargePointRecord]:
+        """Every charge point (or those with ``registration``), ordered by id."""
+        statement = sa.select(charge_points).order_by(_T.id)
+        if registration is not None:
+            statement = statement.where(_T.registration == registration.value)
+        async with self._db.read() as connection:
+            result = await connection.execute(statement)
+            return to_records(ChargePointRecord, result)
+
+    async def record_boot(
+        self, charge_point_id: ChargePointId, boot: BootRecord, status: str, now: datetime
+    ) -> ChargePointRecord:
+        """Store a BootNotification and the status answered, and update the charger's
+        description, in one transaction committed before return (DESIGN §6: before the reply).
+
+        Raises ``NotFound`` if the charger is not in the store (nothing is written).
+        """
+        fields = {
+            "charge_point_serial_number": boot.charge_point_serial_number,
+            "charge_box_serial_number": boot.charge_box_serial_number,
+            "firmware_version": boot.firmware_version,
+            "iccid": boot.iccid,
+            "imsi": boot.imsi,
+            "meter_type": boot.meter_type,
+            "meter_serial_number": boot.meter_serial_number,
+        }
+        update = (
+            sa.update(charge_points)
+            .where(_T.id == charge_point_id)
+            .values(
+                vendor=boot.charge_point_vendor,
+                model=boot.charge_point_model,
+                last_boot_at=now,
+                first_seen_at=sa.func.coalesce(
+                    _T.first_seen_at, sa.bindparam("first_seen", now, type_=UtcDateTime())
+                ),
+                **fields,
+            )
+            .returning(*charge_points.c)
+        )
+        insert = sa.insert(boot_notifications).values(
+            charge_point_id=charge_point_id,
+            received_at=now,
+            charge_point_vendor=boot.charge_point_vendor,
+            charge_point_model=boot.charge_point_model,
+            status=status,
+            **fields,
+        )
+        async with self._db.write() as connection:
+            row = (await connection.execute(update)).first()
+            if row is None:
+                raise NotFound(f"charge point {charge_point_id!r} is not in the store")
+            await connection.execute(insert)
+        return to_record(ChargePointRecord, row)
+
+    async def list_boot_notifications(
+        self, charge_point_id: ChargePointId, limit: int = 50
+    ) -> list[BootNotificationRecord]:
+        """The charger's BootNotifications, newest first."""
+        statement = (
+            sa.select(boot_notifications)
+            .where(boot_notifications.c.charge_point_id == charge_point_id)
+            .order_by(boot_notifications.c.id.desc())
+            .limit(limit)
+        )
+        async with self._db.read() as connection:
+            return to_records(BootNotificationRecord, await connection.execute(statement))

@@ -1,0 +1,271 @@
+"""Tables of the store: the one description of the schema, checked against the migrations by a test.
+
+Rules (DESIGN §6): times are ``UtcDateTime``; energy is Wh in ``BigInteger`` (a lifetime energy
+register passes 2^31 Wh = 2.1 GWh on a busy fast charger); ids sent by chargers are text.
+Charger-supplied strings are unbounded ``Text``: a lenient-mode charger that sends an over-long
+field must not make PostgreSQL refuse a row. Tables written by the batch writer
+(``connector_status_history``, ``connectors``, ``meter_values``, the status notifications) have
+no foreign keys: one batch mixes many chargers, and one bad row must not fail the others' commit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from chargedeck.store.types import UtcDateTime, big_id
+
+# Deterministic constraint names so migrations can refer to them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# OCPP 1.6 transactionId is a JSON integer the charger keeps in a 32-bit int: ids stay in
+# 1..2^31-1 (PostgreSQL's serial is int4 anyway; on SQLite the check constraint enforces it).
+TRANSACTION_ID_MAX = 2**31 - 1
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+charge_points = sa.Table(
+    "charge_points",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("registration", sa.Text, nullable=False),
+    sa.Column("vendor", sa.Text),
+    sa.Column("model", sa.Text),
+    sa.Column("charge_point_serial_number", sa.Text),
+    sa.Column("charge_box_serial_number", sa.Text),
+    sa.Column("firmware_version", sa.Text),
+    sa.Column("iccid", sa.Text),
+    sa.Column("imsi", sa.Text),
+    sa.Column("meter_type", sa.Text),
+    sa.Column("meter_serial_number", sa.Text),
+    sa.Column("first_seen_at", UtcDateTime),
+    sa.Column("last_boot_at", UtcDateTime),
+    sa.Column("last_heartbeat_at", UtcDateTime),
+    sa.Column("adopted_at", UtcDateTime),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("registration IN ('registered', 'pending')", name="registration"),
+)
+sa.Index("ix_charge_points_registration", charge_points.c.registration)
+
+boot_notifications = sa.Table(
+    "boot_notifications",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "charge_point_id",
+        sa.Text,
+        sa.ForeignKey("charge_points.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("charge_point_vendor", sa.Text, nullable=False),
+    sa.Column("charge_point_model", sa.Text, nullable=False),
+    sa.Column("charge_point_serial_number", sa.Text),
+    sa.Column("charge_box_serial_number", sa.Text),
+    sa.Column("firmware_version", sa.Text),
+    sa.Column("iccid", sa.Text),
+    sa.Column("imsi", sa.Text),
+    sa.Column("meter_type", sa.Text),
+    sa.Column("meter_serial_number", sa.Text),
+    sa.Column("status", sa.Text, nullable=False),
+)
+sa.Index(
+    "ix_boot_notifications_charge_point_id_id",
+    boot_notifications.c.charge_point_id,
+    boot_notifications.c.id,
+)
+
+connectors = sa.Table(
+    "connectors",
+    metadata,
+    sa.Column("charge_point_id", sa.Text, primary_key=True),
+    sa.Column("connector_id", sa.Integer, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error_code", sa.Text, nullable=False),
+    sa.Column("info", sa.Text),
+    sa.Column("vendor_id", sa.Text),
+    sa.Column("vendor_error_code", sa.Text),
+    sa.Column("status_timestamp", UtcDateTime),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+connector_status_history = sa.Table(
+    "connector_status_history",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("error_code", sa.Text, nullable=False),
+    sa.Column("info", sa.Text),
+    sa.Column("vendor_id", sa.Text),
+    sa.Column("vendor_error_code", sa.Text),
+    sa.Column("timestamp", UtcDateTime),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+sa.Index(
+    "ix_connector_status_history_charge_point_id_id",
+    connector_status_history.c.charge_point_id,
+    connector_status_history.c.id,
+)
+sa.Index(
+    "ix_connector_status_history_charge_point_id_connector_id_id",
+    connector_status_history.c.charge_point_id,
+    connector_status_history.c.connector_id,
+    connector_status_history.c.id,
+)
+
+id_tags = sa.Table(
+    "id_tags",
+    metadata,
+    sa.Column("id_tag", sa.Text, primary_key=True),
+    # OCPP 1.6 §7.15: IdToken is case-insensitive; the upper-cased key finds "04a2" as "04A2".
+    sa.Column("id_tag_key", sa.Text, nullable=False, unique=True),
+    sa.Column("parent_id_tag", sa.Text),
+    sa.Column("expiry_date", UtcDateTime),
+    sa.Column("blocked", sa.Boolean, nullable=False),
+    sa.Column("owner", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "charge_point_id",
+        sa.Text,
+        sa.ForeignKey("charge_points.id"),
+        nullable=False,
+    ),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("id_tag", sa.Text, nullable=False),
+    sa.Column("meter_start", sa.BigInteger, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("reservation_id", sa.Integer),
+    sa.Column("start_id_tag_status", sa.Text, nullable=False),
+    sa.Column("meter_stop", sa.BigInteger),
+    sa.Column("stopped_at", UtcDateTime),
+    sa.Column("stop_reason", sa.Text),
+    sa.Column("stop_id_tag", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    # DESIGN §6: a repeated StartTransaction.req returns the transaction this key already has.
+    sa.UniqueConstraint(
+        "charge_point_id", "connector_id", "id_tag", "meter_start", "started_at", name="uq_start"
+    ),
+    sa.CheckConstraint(f"id BETWEEN 1 AND {TRANSACTION_ID_MAX}", name="id_int32"),
+    # AUTOINCREMENT: never hand out the id of a deleted transaction again.
+    sqlite_autoincrement=True,
+)
+sa.Index(
+    "ix_transactions_charge_point_id_id",
+    transactions.c.charge_point_id,
+    transactions.c.id,
+)
+sa.Index(
+    "ix_transactions_charge_point_id_started_at",
+    transactions.c.charge_point_id,
+    transactions.c.started_at.desc(),
+)
+sa.Index(
+    "ix_transactions_active",
+    transactions.c.charge_point_id,
+    transactions.c.connector_id,
+    sqlite_where=transactions.c.stopped_at.is_(None),
+    postgresql_where=transactions.c.stopped_at.is_(None),
+)
+
+# One row per OCPP MeterValue element (a timestamp and its sampledValue array), not per sampled
+# value: the write path inserts what it received in one executemany and nothing more.
+meter_values = sa.Table(
+    "meter_values",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    # No foreign key: a charger may send values for a transaction the store never saw.
+    sa.Column("transaction_id", sa.Integer),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("sampled_values", sa.Text, nullable=False),
+    sa.Column("energy_wh", sa.BigInteger),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("source IN ('MeterValues', 'StopTransaction')", name="source"),
+)
+sa.Index(
+    "ix_meter_values_transaction_id_timestamp",
+    meter_values.c.transaction_id,
+    meter_values.c.timestamp,
+)
+sa.Index(
+    "ix_meter_values_charge_point_id_timestamp",
+    meter_values.c.charge_point_id,
+    meter_values.c.timestamp,
+)
+
+stop_reconciliation = sa.Table(
+    "stop_reconciliation",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("transaction_id", sa.Integer, nullable=False),
+    sa.Column("id_tag", sa.Text),
+    sa.Column("meter_stop", sa.BigInteger, nullable=False),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('unknown_transaction', 'already_stopped')", name="kind"),
+)
+sa.Index(
+    "ix_stop_reconciliation_charge_point_id_id",
+    stop_reconciliation.c.charge_point_id,
+    stop_reconciliation.c.id,
+)
+
+
+def _status_notifications(name: str) -> sa.Table:
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+        sa.Column("charge_point_id", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+    )
+    sa.Index(f"ix_{name}_charge_point_id_id", table.c.charge_point_id, table.c.id)
+    return table
+
+
+firmware_status_notifications = _status_notifications("firmware_status_notifications")
+diagnostics_status_notifications = _status_notifications("diagnostics_status_notifications")
+
+data_transfers = sa.Table(
+    "data_transfers",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "charge_point_id",
+        sa.Text,
+        sa.ForeignKey("charge_points.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("direction", sa.Text, nullable=False),
+    sa.Column("vendor_id", sa.Text, nullable=False),
+    sa.Column("message_id", sa.Text),
+    sa.Column("data", sa.Text),
+    sa.Column("status", sa.Text),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("direction IN ('from_charge_point', 'to_charge_point')", name="direction"),
+)
+sa.Index(
+    "ix_data_transfers_charge_point_id_id",
+    data_transfers.c.charge_point_id,
+    data_transfers.c.id,
+)

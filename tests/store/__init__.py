@@ -1,0 +1,1 @@
+"""Store tests: every behaviour on SQLite and PostgreSQL."""

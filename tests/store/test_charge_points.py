@@ -1,0 +1,125 @@
+"""Charge points: the adoption inbox and BootNotification records."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import pytest
+
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId
+from chargedeck.store import Store
+from chargedeck.store.errors import AlreadyExists, NotFound
+from chargedeck.store.records import BootRecord
+
+CountRows = Callable[..., Awaitable[int]]
+
+CP = ChargePointId("CP-001")
+BOOT = BootRecord(
+    charge_point_vendor="Wallbox",
+    charge_point_model="Pulsar Plus",
+    charge_point_serial_number="123",
+    firmware_version="5.5.10",
+    meter_type="internal",
+)
+
+
+async def test_added_charge_point_is_returned_with_its_registration(
+    store: Store, now: datetime
+) -> None:
+    added = await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+    assert added.registration is Registration.REGISTERED
+    assert added.created_at == now
+    assert await store.charge_points.get_charge_point(CP) == added
+
+
+async def test_unknown_charge_point_is_none(store: Store) -> None:
+    assert await store.charge_points.get_charge_point(ChargePointId("nope")) is None
+
+
+async def test_adding_a_charge_point_twice_raises_already_exists(
+    store: Store, now: datetime
+) -> None:
+    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+    with pytest.raises(AlreadyExists):
+        await store.charge_points.add_charge_point(CP, Registration.PENDING, now)
+
+
+async def test_unknown_charger_lands_in_the_inbox_as_pending(store: Store, now: datetime) -> None:
+    record = await store.charge_points.ensure_pending_charge_point(CP, now)
+    assert record.registration is Registration.PENDING
+    assert record.first_seen_at == now
+
+
+async def test_ensure_pending_leaves_a_registered_charger_registered(
+    store: Store, now: datetime
+) -> None:
+    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+    record = await store.charge_points.ensure_pending_charge_point(CP, now + timedelta(1))
+    assert record.registration is Registration.REGISTERED
+    assert record.created_at == now
+
+
+async def test_adopting_registers_a_pending_charger(store: Store, now: datetime) -> None:
+    await store.charge_points.ensure_pending_charge_point(CP, now)
+    later = now + timedelta(minutes=5)
+    adopted = await store.charge_points.adopt_charge_point(CP, later)
+    assert adopted.registration is Registration.REGISTERED
+    assert adopted.adopted_at == later
+
+
+async def test_adopting_twice_keeps_the_first_adoption_time(store: Store, now: datetime) -> None:
+    await store.charge_points.ensure_pending_charge_point(CP, now)
+    await store.charge_points.adopt_charge_point(CP, now)
+    again = await store.charge_points.adopt_charge_point(CP, now + timedelta(days=1))
+    assert again.adopted_at == now
+
+
+async def test_adopting_an_unknown_charger_raises_not_found(store: Store, now: datetime) -> None:
+    with pytest.raises(NotFound):
+        await store.charge_points.adopt_charge_point(CP, now)
+
+
+async def test_listing_filters_by_registration(store: Store, now: datetime) -> None:
+    await store.charge_points.add_charge_point(ChargePointId("B"), Registration.REGISTERED, now)
+    await store.charge_points.ensure_pending_charge_point(ChargePointId("A"), now)
+    await store.charge_points.ensure_pending_charge_point(ChargePointId("C"), now)
+    every = await store.charge_points.list_charge_points()
+    pending = await store.charge_points.list_charge_points(Registration.PENDING)
+    assert [record.id for record in every] == ["A", "B", "C"]
+    assert [record.id for record in pending] == ["A", "C"]
+
+
+async def test_boot_is_committed_when_record_boot_returns(
+    store: Store, now: datetime, committed_rows: CountRows
+) -> None:
+    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+    await store.charge_points.record_boot(CP, BOOT, "Accepted", now)
+    assert await committed_rows("boot_notifications", "status = 'Accepted'") == 1
+    assert await committed_rows("charge_points", "vendor = 'Wallbox' AND last_boot_at IS NOT NULL")
+
+
+async def test_boot_updates_the_charger_description(store: Store, now: datetime) -> None:
+    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+    later = now + timedelta(hours=1)
+    record = await store.charge_points.record_boot(CP, BOOT, "Accepted", later)
+    assert (record.vendor, record.model, record.firmware_version) == (
+        "Wallbox",
+        "Pulsar Plus",
+        "5.5.10",
+    )
+    assert record.last_boot_at == later
+    assert record.first_seen_at == later
+    boots = await store.charge_points.list_boot_notifications(CP)
+    assert [(boot.charge_point_model, boot.status) for boot in boots] == [
+        ("Pulsar Plus", "Accepted")
+    ]
+
+
+async def test_boot_of_an_unknown_charger_raises_not_found_and_stores_nothing(
+    store: Store, now: datetime, committed_rows: CountRows
+) -> None:
+    with pytest.raises(NotFound):
+        await store.charge_points.record_boot(CP, BOOT, "Pending", now)
+    assert await committed_rows("boot_notifications") == 0

@@ -1,0 +1,144 @@
+"""Run ``chargedeck serve`` as a real process on free ports, and stop it by pid.
+
+The server logs ``ocpp listening on HOST:PORT`` and ``http listening on HOST:PORT`` when ready;
+the helper reads them from stderr and keeps every log line so tests can assert on them (and fail
+on unexpected ERROR lines).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+READY_TIMEOUT_S = 30.0
+_LISTENING = re.compile(r"(ocpp|http) listening on (\S+):(\d+)")
+
+
+@dataclass
+class ServerProcess:
+    process: subprocess.Popen[str]
+    database_url: str
+    ocpp_port: int = 0
+    http_port: int = 0
+    lines: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def ocpp_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ocpp_port}/ocpp"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/api/v1"
+
+    def log_text(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for_log(self, pattern: str, timeout_s: float = 10.0) -> str:
+        """Wait until a log line matches ``pattern`` (a regex); return it."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for line in self.lines:
+                    if regex.search(line):
+                        return line
+            time.sleep(0.02)
+        raise AssertionError(f"no log line matching {pattern!r} in:\n{self.log_text()}")
+
+    def error_lines(self) -> list[str]:
+        with self._lock:
+            return [line for line in self.lines if " ERROR " in line or "Traceback" in line]
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the durability rules are about."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout_s: float = 15.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        return self.process.returncode
+
+
+def _reader(server: ServerProcess) -> None:
+    assert server.process.stderr is not None
+    for raw in server.process.stderr:
+        line = raw.rstrip("\n")
+        with server._lock:
+            server.lines.append(line)
+        match = _LISTENING.search(line)
+        if match:
+            if match.group(1) == "ocpp":
+                server.ocpp_port = int(match.group(3))
+            else:
+                server.http_port = int(match.group(3))
+
+
+def start_server(
+    database_url: str, extra_args: Sequence[str] = (), cwd: Path | None = None
+) -> ServerProcess:
+    """Start ``chargedeck serve`` on 127.0.0.1 with free ports and wait until it listens."""
+    args = [
+        sys.executable,
+        "-m",
+        "chargedeck",
+        "serve",
+        "--ocpp-host",
+        "127.0.0.1",
+        "--ocpp-port",
+        "0",
+        "--http-port",
+        "0",
+        "--database-url",
+        database_url,
+        *extra_args,
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEDECK_")}
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+    server = ServerProcess(process=process, database_url=database_url)
+    threading.Thread(target=_reader, args=(server,), daemon=True).start()
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not (server.ocpp_port and server.http_port):
+        if process.poll() is not None:
+            time.sleep(0.1)
+            raise AssertionError(f"chargedeck serve exited early:\n{server.log_text()}")
+        if time.monotonic() > deadline:
+            server.terminate()
+            raise AssertionError(f"chargedeck serve did not start:\n{server.log_text()}")
+        time.sleep(0.02)
+    return server
+
+
+@contextmanager
+def running_server(
+    database_url: str, extra_args: Sequence[str] = (), cwd: Path | None = None
+) -> Iterator[ServerProcess]:
+    server = start_server(database_url, extra_args, cwd)
+    try:
+        yield server
+    finally:
+        server.terminate()
