@@ -283,7 +283,8 @@ def _is_reply_to(frame: bytes, message_id: bytes) -> bool:
 
 
 def _registration_refused(frame: bytes) -> bool:
-    """A BootNotification answer other than Accepted (the echo server's ``{}`` counts as one)."""
+    """A BootNotification answer with a status other than Accepted (the echo server's ``{}``
+    has no status and passes)."""
     return b'"status":' in frame and b'"Accepted"' not in frame
 
 
@@ -604,12 +605,17 @@ def process_tree_cpu_s(process: psutil.Process) -> tuple[float, float]:
     return user, system
 
 
-def machine_busy_cpu_s() -> float:
-    """CPU seconds all cores spent busy (including time stolen by the hypervisor)."""
+def machine_cpu_s() -> tuple[float, float]:
+    """(process time, interrupt + steal time) of all cores, in CPU seconds.
+
+    Process time (user, nice, system) is what the server, the generator and any other process
+    ran; softirq time is mostly the loopback TCP delivery of our own traffic, which the kernel
+    charges to no process, and steal is time the hypervisor gave to other guests."""
     times = psutil.cpu_times()
-    iowait: float = getattr(times, "iowait", 0.0)
-    busy: float = sum(times) - times.idle - iowait
-    return busy
+    processes = times.user + times.nice + times.system
+    interrupts = getattr(times, "irq", 0.0) + getattr(times, "softirq", 0.0)
+    steal: float = getattr(times, "steal", 0.0)
+    return processes, interrupts + steal
 
 
 def percentile_us(sorted_ns: list[int], fraction: float) -> float | None:
@@ -632,7 +638,7 @@ async def measure_phase(
     closed_before = workload.closed_connections
     server_start = process_tree_cpu_s(server) if server is not None else (0.0, 0.0)
     own_start = process_tree_cpu_s(me)
-    machine_start = machine_busy_cpu_s()
+    machine_start = machine_cpu_s()
     started = time.perf_counter()
     workload.recording = True
     await asyncio.sleep(duration_s)
@@ -640,7 +646,9 @@ async def measure_phase(
     elapsed = time.perf_counter() - started
     own_end = process_tree_cpu_s(me)
     server_end = process_tree_cpu_s(server) if server is not None else server_start
-    machine_cpu = machine_busy_cpu_s() - machine_start
+    machine_end = machine_cpu_s()
+    machine_cpu = machine_end[0] - machine_start[0]
+    interrupt_and_steal = machine_end[1] - machine_start[1]
     own_cpu = sum(own_end) - sum(own_start)
     server_system = server_end[1] - server_start[1]
     server_cpu = sum(server_end) - sum(server_start) if server is not None else None
@@ -672,6 +680,7 @@ async def measure_phase(
         "generator_cpu_system_share": (own_end[1] - own_start[1]) / own_cpu if own_cpu else None,
         "generator_cpu_us_per_call": own_cpu * 1e6 / calls if calls else None,
         "other_cpu_cores": max(0.0, other_cpu) / elapsed,
+        "interrupt_and_steal_cores": interrupt_and_steal / elapsed,
         "errors": workload.errors,
         "error_samples": list(workload.errors_seen),
         "connections_lost": workload.closed_connections - closed_before,

@@ -402,21 +402,22 @@ def print_report(results: dict[str, Any]) -> dict[str, Any]:
         f"idle: {results['settings']['idle']} connections"
     )
     header = (
-        f"{'server':<13}{'phase':<11}{'msgs/s':>9}{'srv µs/msg':>11}{'p50 ms':>8}{'p99 ms':>8}"
-        f"{'srv cores':>10}{'gen µs/msg':>11}{'gen cores':>10}{'other cores':>12}{'errors':>7}"
+        f"{'server':<15}{'phase':<11}{'msgs/s':>9}{'srv µs/msg':>11}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'srv cores':>10}{'gen µs/msg':>11}{'gen cores':>10}{'other cores':>12}"
+        f"{'irq+steal':>10}{'errors':>7}"
     )
     print(header)
     print("-" * len(header))
     for name, result in servers.items():
         if not result.get("available"):
-            print(f"{name:<13}not available ({result.get('reason', '?')})")
+            print(f"{name:<15}not available ({result.get('reason', '?')})")
             continue
         for kind in ("meter", "heartbeat"):
             phase = _phase(result, kind)
             action = _action(phase)
             p50, p99 = action.get("p50_us"), action.get("p99_us")
             print(
-                f"{name:<13}{kind:<11}{_fmt(phase.get('calls_per_s'))}"
+                f"{name:<15}{kind:<11}{_fmt(phase.get('calls_per_s'))}"
                 f"{_fmt(phase.get('server_cpu_us_per_call'), 1, 11)}"
                 f"{_fmt(p50 / 1000 if p50 else None, 1, 8)}"
                 f"{_fmt(p99 / 1000 if p99 else None, 1, 8)}"
@@ -424,12 +425,13 @@ def print_report(results: dict[str, Any]) -> dict[str, Any]:
                 f"{_fmt(phase.get('generator_cpu_us_per_call'), 1, 11)}"
                 f"{_fmt(phase.get('generator_cores'), 2, 10)}"
                 f"{_fmt(phase.get('other_cpu_cores'), 2, 12)}"
+                f"{_fmt(phase.get('interrupt_and_steal_cores'), 2, 10)}"
                 f"{_fmt(phase.get('errors'), 0, 7)}"
             )
         idle = result.get("idle", {})
         if idle.get("kb_per_connection") is not None:
             print(
-                f"{name:<13}{'idle':<11}{_fmt(idle.get('kb_per_connection'), 1)} KB/connection "
+                f"{name:<15}{'idle':<11}{_fmt(idle.get('kb_per_connection'), 1)} KB/connection "
                 f"(RSS {_fmt(idle.get('rss_before_bytes', 0) / 2**20, 1, 0)} -> "
                 f"{_fmt(idle.get('rss_after_bytes', 0) / 2**20, 1, 0)} MiB; "
                 f"{idle.get('connections')} connected+booted in "

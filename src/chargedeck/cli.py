@@ -28,7 +28,7 @@ from rich.table import Table
 from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, IdTag
-from chargedeck.ocpp.handshake import HandshakeRefused, parse_charge_point_id
+from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="ChargeDeck OCPP 1.6J CSMS")
 charge_points_app = typer.Typer(no_args_is_help=True, help="Charge points in the store")
@@ -38,8 +38,8 @@ app.add_typer(charge_points_app, name="charge-points")
 app.add_typer(id_tags_app, name="id-tags")
 app.add_typer(transactions_app, name="transactions")
 
-console = Console()
-errors = Console(stderr=True)
+# Markup off: ids and tags typed by operators may contain "[...]", which rich would eat.
+console = Console(markup=False, highlight=False)
 T = TypeVar("T")
 
 ConfigOption = Annotated[
@@ -49,7 +49,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
+    """Print ``error: <sentence>`` on one line of stderr (never parsed as markup) and exit 2."""
+    sys.stderr.write(f"error: {message}\n")
     return typer.Exit(code=2)
 
 
@@ -86,7 +87,7 @@ def _print_json(value: Any) -> None:
 
 def _check_charge_point_id(text: str) -> ChargePointId:
     try:
-        return ChargePointId(parse_charge_point_id("/" + text.replace("/", "%2F")))
+        return ChargePointId(check_charge_point_id(text))
     except HandshakeRefused as refused:
         raise _fail(refused.reason) from None
 

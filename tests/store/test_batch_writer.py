@@ -152,6 +152,7 @@ async def _refuse_meter_values(observer: AsyncEngine) -> None:
             )
 
 
+@pytest.mark.expect_error_log
 async def test_failed_commit_raises_store_unavailable_in_every_waiter(
     store: Store, now: datetime, observer: AsyncEngine, committed_rows: CountRows
 ) -> None:
@@ -166,6 +167,7 @@ async def test_failed_commit_raises_store_unavailable_in_every_waiter(
     assert await committed_rows("connector_status_history") == 0
 
 
+@pytest.mark.expect_error_log
 async def test_writer_keeps_working_after_a_failed_commit(
     store: Store, now: datetime, observer: AsyncEngine, committed_rows: CountRows
 ) -> None:

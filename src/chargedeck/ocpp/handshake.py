@@ -49,6 +49,17 @@ def parse_charge_point_id(path: str) -> str:
         raise HandshakeRefused(
             HTTPStatus.BAD_REQUEST, "charge point id is not valid percent-encoded UTF-8"
         ) from None
+    return check_charge_point_id(charge_point_id)
+
+
+def check_charge_point_id(charge_point_id: str) -> str:
+    """Check an id as typed (already decoded): 1-48 printable characters, no "/".
+
+    Raises HandshakeRefused (400) with the reason; the API and CLI reuse the same rule for ids an
+    operator types, taken literally (a "#" or "%41" in a typed id is part of the id).
+    """
+    if not charge_point_id:
+        raise HandshakeRefused(HTTPStatus.BAD_REQUEST, "charge point id is empty")
     if len(charge_point_id) > MAX_CHARGE_POINT_ID_LENGTH:
         raise HandshakeRefused(
             HTTPStatus.BAD_REQUEST,

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final
 
@@ -45,7 +47,7 @@ from chargedeck.store.schema import (
     meter_values,
 )
 from chargedeck.store.transactions import meter_value_params
-from chargedeck.store.types import UtcDateTime
+from chargedeck.store.types import UtcDateTime, sqlite_time_text
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,163 @@ _HEARTBEAT = (
     .where(charge_points.c.id == sa.bindparam("p_id"))
     .values(last_heartbeat_at=sa.bindparam("p_at", type_=UtcDateTime()))
 )
+
+
+class _SqliteBatchConnection:
+    """The batch writer's own SQLite connection, used from one thread of its own.
+
+    Measured on the 2-vCPU machine: through the async engine a batch costs five thread hops
+    (BEGIN, INSERT, upsert, UPDATE, COMMIT), each waiting behind every message the busy event
+    loop has queued, so a 100-row commit took about 25 ms of wall time and a closed-loop fleet
+    of 100 chargers was capped near 3,800 MeterValues/s. Here the whole batch is one call into
+    this thread (one hop), and the rows go to sqlite3's executemany as tuples, without
+    SQLAlchemy's per-row parameter processing. The SQL matches ``schema.py``; times are stored
+    with the same text form as ``UtcDateTime``. The write lock is shared with the store's other
+    writer connection through BEGIN IMMEDIATE and busy_timeout.
+    """
+
+    _INSERT_HISTORY: Final = (
+        "INSERT INTO connector_status_history (charge_point_id, connector_id, status, "
+        "error_code, info, vendor_id, vendor_error_code, timestamp, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _UPSERT_CONNECTOR: Final = (
+        "INSERT INTO connectors (charge_point_id, connector_id, status, error_code, info, "
+        "vendor_id, vendor_error_code, status_timestamp, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (charge_point_id, connector_id) DO UPDATE SET status = excluded.status, "
+        "error_code = excluded.error_code, info = excluded.info, vendor_id = excluded.vendor_id, "
+        "vendor_error_code = excluded.vendor_error_code, "
+        "status_timestamp = excluded.status_timestamp, updated_at = excluded.updated_at"
+    )
+    _INSERT_METER_VALUES: Final = (
+        "INSERT INTO meter_values (charge_point_id, connector_id, transaction_id, timestamp, "
+        "sampled_values, energy_wh, source, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    _INSERT_FIRMWARE: Final = (
+        "INSERT INTO firmware_status_notifications (charge_point_id, status, received_at) "
+        "VALUES (?, ?, ?)"
+    )
+    _INSERT_DIAGNOSTICS: Final = (
+        "INSERT INTO diagnostics_status_notifications (charge_point_id, status, received_at) "
+        "VALUES (?, ?, ?)"
+    )
+    _UPDATE_HEARTBEAT: Final = "UPDATE charge_points SET last_heartbeat_at = ? WHERE id = ?"
+
+    def __init__(self, path: str, pragmas: Sequence[str]) -> None:
+        self._path = path
+        self._pragmas = tuple(pragmas)
+        self._connection: sqlite3.Connection | None = None
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chargedeck-sqlite-batch")
+
+    async def write(
+        self,
+        statuses: list[StatusRow],
+        meter_rows: list[MeterValueRow],
+        firmware: list[FirmwareStatusRow],
+        diagnostics: list[DiagnosticsStatusRow],
+        heartbeats: dict[ChargePointId, datetime],
+    ) -> None:
+        """Commit the batch in this connection's thread; raises sqlite3.Error on failure."""
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._write, statuses, meter_rows, firmware, diagnostics, heartbeats
+        )
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close)
+        self._executor.shutdown(wait=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=True)
+            for pragma in self._pragmas:
+                connection.execute(pragma)
+            self._connection = connection
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _write(
+        self,
+        statuses: list[StatusRow],
+        meter_rows: list[MeterValueRow],
+        firmware: list[FirmwareStatusRow],
+        diagnostics: list[DiagnosticsStatusRow],
+        heartbeats: dict[ChargePointId, datetime],
+    ) -> None:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            if statuses:
+                connection.executemany(
+                    self._INSERT_HISTORY, [_status_tuple(row) for row in statuses]
+                )
+                latest = {(row.charge_point_id, row.connector_id): row for row in statuses}
+                connection.executemany(
+                    self._UPSERT_CONNECTOR,
+                    [
+                        (*_status_tuple(row)[:-1], sqlite_time_text(row.received_at))
+                        for row in latest.values()
+                    ],
+                )
+            if meter_rows:
+                source = MeterValueSource.METER_VALUES.value
+                connection.executemany(
+                    self._INSERT_METER_VALUES,
+                    [
+                        (
+                            row.charge_point_id,
+                            row.connector_id,
+                            row.transaction_id,
+                            sqlite_time_text(row.timestamp),
+                            row.sampled_values,
+                            row.energy_wh,
+                            source,
+                            sqlite_time_text(row.received_at),
+                        )
+                        for row in meter_rows
+                    ],
+                )
+            for statement, rows in (
+                (self._INSERT_FIRMWARE, firmware),
+                (self._INSERT_DIAGNOSTICS, diagnostics),
+            ):
+                if rows:
+                    connection.executemany(
+                        statement,
+                        [
+                            (row.charge_point_id, row.status, sqlite_time_text(row.received_at))
+                            for row in rows
+                        ],
+                    )
+            if heartbeats:
+                connection.executemany(
+                    self._UPDATE_HEARTBEAT,
+                    [(sqlite_time_text(at), key) for key, at in heartbeats.items()],
+                )
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+
+def _status_tuple(row: StatusRow) -> tuple[Any, ...]:
+    """A status row in column order; the last element is received_at."""
+    return (
+        row.charge_point_id,
+        row.connector_id,
+        row.status,
+        row.error_code,
+        row.info,
+        row.vendor_id,
+        row.vendor_error_code,
+        None if row.timestamp is None else sqlite_time_text(row.timestamp),
+        sqlite_time_text(row.received_at),
+    )
 
 
 class _Entry:
@@ -121,6 +280,12 @@ class BatchWriter:
         self.rows_committed = 0
         self.late_batches = 0
         self._last_late_warning = -_LATE_WARNING_INTERVAL_S
+        path = database.sqlite_path
+        self._sqlite = (
+            None
+            if path is None or database.sqlite_synchronous is None
+            else _SqliteBatchConnection(path, Database.sqlite_pragmas(database.sqlite_synchronous))
+        )
         insert = dialect_insert(database.dialect_name, connectors)
         self._upsert_connector = insert.on_conflict_do_update(
             index_elements=[connectors.c.charge_point_id, connectors.c.connector_id],
@@ -147,8 +312,12 @@ class BatchWriter:
         """Commit everything queued, then stop; later writes raise ``StoreUnavailable``."""
         self._closing = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        try:
+            if self._task is not None:
+                await self._task
+        finally:
+            if self._sqlite is not None:
+                await self._sqlite.close()
 
     async def write_status(self, row: StatusRow) -> None:
         """Store a StatusNotification in the history and as its connector's current status."""
@@ -218,7 +387,7 @@ class BatchWriter:
             self._note_wait(batch[0].enqueued_at)
         try:
             rows = await self._write(batch, heartbeats)
-        except (SQLAlchemyError, OSError) as exc:
+        except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
             logger.error("batch writer: commit of %d writes failed: %s", len(batch), exc)
             for entry in batch:
                 if not entry.waiter.done():
@@ -266,6 +435,9 @@ class BatchWriter:
         by_kind: tuple[list[Any], ...] = (statuses, meter_rows, firmware, diagnostics)
         for entry in batch:
             by_kind[entry.kind].extend(entry.rows)
+        if self._sqlite is not None:
+            await self._sqlite.write(statuses, meter_rows, firmware, diagnostics, heartbeats)
+            return len(statuses) + len(meter_rows) + len(firmware) + len(diagnostics)
         async with self._db.writer.begin() as connection:
             if statuses:
                 await connection.execute(

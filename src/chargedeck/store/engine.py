@@ -78,10 +78,29 @@ def async_url(database_url: str) -> URL:
 class Database:
     """The engines of one store: ``writer`` for every write, ``reader`` for queries."""
 
-    def __init__(self, writer: AsyncEngine, reader: AsyncEngine) -> None:
+    def __init__(
+        self, writer: AsyncEngine, reader: AsyncEngine, sqlite_synchronous: str | None = None
+    ) -> None:
         self.writer = writer
         self.reader = reader
         self.dialect_name: str = writer.dialect.name
+        self.sqlite_synchronous = sqlite_synchronous
+        """PRAGMA synchronous of every SQLite connection (None on PostgreSQL)."""
+
+    @property
+    def sqlite_path(self) -> str | None:
+        """The SQLite file, for connections opened outside SQLAlchemy (None on PostgreSQL)."""
+        return self.writer.url.database if self.dialect_name == "sqlite" else None
+
+    @staticmethod
+    def sqlite_pragmas(synchronous: str) -> tuple[str, ...]:
+        """The pragmas every SQLite connection of the store runs when it opens."""
+        return (
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA synchronous={synchronous}",
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+            "PRAGMA foreign_keys=ON",
+        )
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -138,7 +157,7 @@ def create_database(database_url: str, *, sqlite_synchronous: str = "FULL") -> D
     )
     _configure_sqlite(writer, synchronous=synchronous, begin="BEGIN IMMEDIATE")
     _configure_sqlite(reader, synchronous=synchronous, begin="BEGIN")
-    return Database(writer, reader)
+    return Database(writer, reader, sqlite_synchronous=synchronous)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, synchronous: str, begin: str) -> None:
@@ -149,12 +168,7 @@ def _configure_sqlite(engine: AsyncEngine, *, synchronous: str, begin: str) -> N
     driver's handling off, the writer opens every transaction with BEGIN IMMEDIATE: it takes the
     write lock up front (waiting up to busy_timeout) instead of failing with SQLITE_BUSY mid-way.
     """
-    pragmas = (
-        "PRAGMA journal_mode=WAL",
-        f"PRAGMA synchronous={synchronous}",
-        f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-        "PRAGMA foreign_keys=ON",
-    )
+    pragmas = Database.sqlite_pragmas(synchronous)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -9,6 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 
+def sqlite_time_text(value: datetime) -> str:
+    """How a tz-aware time is stored in SQLite: UTC, zone-less ISO text with microseconds
+    (sorts as text in time order). Shared by UtcDateTime and the batch writer's raw inserts."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: the store needs a tz-aware time")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
     """A point in time stored in UTC, returned as a tz-aware UTC ``datetime`` (DESIGN §6).
 
@@ -32,10 +40,9 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r}: the store needs a tz-aware time")
-        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return value
+            return sqlite_time_text(value)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

@@ -8,6 +8,7 @@ problem details with a sentence that says what to change.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,10 +30,10 @@ from chargedeck.csms.commands import (
 from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import Registration
-from chargedeck.domain.ids import ChargePointId, IdTag
+from chargedeck.domain.ids import ChargePointId, IdTag, TransactionId
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
-from chargedeck.ocpp.handshake import HandshakeRefused, parse_charge_point_id
+from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 from chargedeck.ocpp.v16.actions import ACTIONS
 from chargedeck.server.api.views import (
     ChargePointDetailView,
@@ -102,13 +103,30 @@ async def _body(request: Request, body_type: type[BodyT]) -> BodyT:
 
 
 def _charge_point_id(request: Request) -> ChargePointId:
+    """The id in the path, already percent-decoded by the router, checked like a charger's."""
     raw: str = request.path_params["charge_point_id"]
     try:
-        return ChargePointId(parse_charge_point_id("/" + raw))
+        return ChargePointId(check_charge_point_id(raw))
     except HandshakeRefused as refused:
         raise ApiProblem(
             HTTPStatus.BAD_REQUEST, "invalid-charge-point-id", refused.reason
         ) from None
+
+
+# OCPP 1.6 transactionId is an integer; ChargeDeck hands out 1 .. 2^31-1 (int32 on chargers).
+MAX_TRANSACTION_ID = 2**31 - 1
+
+
+def _transaction_number(text: str, what: str, hint: str) -> int:
+    """A decimal transaction id or cursor in 1 .. 2^31-1; anything else is a 400 naming it."""
+    if re.fullmatch(r"[0-9]{1,10}", text) is None or not 1 <= int(text) <= MAX_TRANSACTION_ID:
+        raise ApiProblem(
+            HTTPStatus.BAD_REQUEST,
+            f"invalid-{what}",
+            f"{what.replace('-', ' ')} {text[:32]!r} is not a number from 1 to "
+            f"{MAX_TRANSACTION_ID}{hint}",
+        )
+    return int(text)
 
 
 def _limit(request: Request, default: int = 50) -> int:
@@ -350,15 +368,13 @@ class Api:
                 HTTPStatus.BAD_REQUEST, "invalid-query", f"active={active_text!r}: true or false"
             )
         cursor_text = params.get("cursor")
-        before_id = None
-        if cursor_text is not None:
-            if not cursor_text.isdigit():
-                raise ApiProblem(
-                    HTTPStatus.BAD_REQUEST,
-                    "invalid-query",
-                    f"cursor={cursor_text!r}: use next_cursor of the previous page",
-                )
-            before_id = int(cursor_text)
+        before_id = (
+            None
+            if cursor_text is None
+            else _transaction_number(
+                cursor_text, "cursor", "; use next_cursor of the previous page"
+            )
+        )
         charge_point_id = params.get("charge_point_id")
         limit = _limit(request)
         records = await self.services.store.transactions.list_transactions(
@@ -373,11 +389,8 @@ class Api:
 
     async def get_transaction(self, request: Request) -> Response:
         text: str = request.path_params["transaction_id"]
-        if not text.isdigit():
-            raise ApiProblem(
-                HTTPStatus.BAD_REQUEST, "invalid-transaction-id", f"{text!r} is not a number"
-            )
-        record = await self.services.store.transactions.get_transaction(int(text))  # type: ignore[arg-type]
+        transaction_id = TransactionId(_transaction_number(text, "transaction-id", ""))
+        record = await self.services.store.transactions.get_transaction(transaction_id)
         if record is None:
             raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-transaction", f"no transaction {text}")
         rows = await self.services.store.transactions.meter_values_for_transaction(record.id)
@@ -415,13 +428,6 @@ class Api:
 
     async def add_id_tag(self, request: Request) -> Response:
         body = await _body(request, NewIdTag)
-        if not 1 <= len(body.id_tag) <= 20:
-            raise ApiProblem(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "invalid-id-tag",
-                f"id_tag must be 1 to 20 characters (OCPP 1.6 §7.15 IdToken), "
-                f"got {len(body.id_tag)}",
-            )
         try:
             record = await self.services.store.id_tags.add_id_tag(
                 id_tag=IdTag(body.id_tag),
@@ -439,8 +445,9 @@ class Api:
 
 
 def _charge_point_id_from_text(text: str) -> ChargePointId:
+    """An id the operator typed, taken literally."""
     try:
-        return ChargePointId(parse_charge_point_id("/" + text.replace("/", "%2F")))
+        return ChargePointId(check_charge_point_id(text))
     except HandshakeRefused as refused:
         raise ApiProblem(
             HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-charge-point-id", refused.reason

@@ -6,7 +6,7 @@ These Structs are the API contract: the OpenAPI document is generated from them.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
@@ -135,12 +135,17 @@ class NewChargePoint(View, frozen=True, kw_only=True):
     registration: Literal["registered", "pending"] = "registered"
 
 
+# OCPP 1.6 IdToken: CiString20 (§7.28); times with a zone, as on the wire.
+IdTagText = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+ZonedDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
 class NewIdTag(View, frozen=True, kw_only=True):
     """Body of POST /id-tags."""
 
-    id_tag: str
-    parent_id_tag: str | None = None
-    expiry_date: datetime | None = None
+    id_tag: IdTagText
+    parent_id_tag: IdTagText | None = None
+    expiry_date: ZonedDateTime | None = None
     blocked: bool = False
     owner: str | None = None
 

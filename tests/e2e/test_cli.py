@@ -1,0 +1,289 @@
+"""The ``chargedeck`` command line as an owner runs it: a process, exit codes, stdout, stderr.
+
+Store commands run against a fresh SQLite file per test (``CHARGEDECK_DATABASE_URL``, the
+working directory is the test's folder); ``command`` and ``transactions`` run against one
+``chargedeck serve`` shared by the module, on the same database as the CLI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ocpp.v16 import call
+from ocpp.v16.enums import RegistrationStatus
+
+from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
+from tests.support.server import ServerProcess, running_server
+
+CLI_TIMEOUT_S = 60.0  # a CLI start imports SQLAlchemy and alembic: ~1 s, more on a loaded box
+# What a terminal would change in rich's output; a pipe without them is what scripts see.
+TERMINAL_VARIABLES = ("COLUMNS", "LINES", "FORCE_COLOR")
+
+
+def chargedeck(
+    *args: str, cwd: Path, database_url: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m chargedeck ARGS`` with only CHARGEDECK_DATABASE_URL set of our variables."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("CHARGEDECK_") and k not in TERMINAL_VARIABLES
+    }
+    env["CHARGEDECK_DATABASE_URL"] = database_url or f"sqlite:///{cwd / 'x.db'}"
+    return subprocess.run(
+        [sys.executable, "-m", "chargedeck", *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+
+
+def sentence(text: str) -> str:
+    """stderr as one line: the error's words, whatever the console wrapped."""
+    return " ".join(text.split())
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (just released by the kernel)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+# ---- store commands --------------------------------------------------------------------------
+
+
+def test_an_added_charge_point_is_listed_as_registered(tmp_path: Path) -> None:
+    added = chargedeck("charge-points", "add", "CP1", cwd=tmp_path)
+    listed = chargedeck("charge-points", "list", "--json", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "registered charge point CP1\n"
+    assert listed.returncode == 0, listed.stderr
+    [record] = json.loads(listed.stdout)
+    assert record["id"] == "CP1"
+    assert record["registration"] == "registered"
+    assert record["last_boot_at"] is None
+
+
+def test_adding_a_charge_point_twice_exits_2_with_a_sentence(tmp_path: Path) -> None:
+    chargedeck("charge-points", "add", "CP1", cwd=tmp_path)
+    again = chargedeck("charge-points", "add", "CP1", cwd=tmp_path)
+    assert again.returncode == 2
+    assert again.stdout == ""
+    assert sentence(again.stderr) == "error: charge point 'CP1' is already registered"
+
+
+def test_an_added_id_tag_is_listed_with_its_owner(tmp_path: Path) -> None:
+    added = chargedeck("id-tags", "add", "04A2B3C4", "--owner", "Ana", cwd=tmp_path)
+    listed = chargedeck("id-tags", "list", "--json", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "added id tag 04A2B3C4\n"
+    [record] = json.loads(listed.stdout)
+    assert {k: record[k] for k in ("id_tag", "owner", "blocked", "expiry_date")} == {
+        "id_tag": "04A2B3C4",
+        "owner": "Ana",
+        "blocked": False,
+        "expiry_date": None,
+    }
+
+
+def test_an_id_tag_of_21_characters_exits_2_with_the_reason(tmp_path: Path) -> None:
+    result = chargedeck("id-tags", "add", "A" * 21, cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: id tag must be 1 to 20 characters (OCPP 1.6 IdToken), got 21"
+    )
+
+
+def test_an_expiry_without_a_time_zone_exits_2_with_the_reason(tmp_path: Path) -> None:
+    result = chargedeck(
+        "id-tags", "add", "04A2B3C4", "--expiry", "2027-01-01T00:00:00", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: --expiry '2027-01-01T00:00:00' needs a time zone offset, e.g. Z or +01:00"
+    )
+
+
+def test_adopting_a_charge_point_that_is_not_in_the_inbox_exits_2(tmp_path: Path) -> None:
+    result = chargedeck("charge-points", "adopt", "NOPE", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == "error: charge point 'NOPE' is not in the inbox"
+
+
+def test_migrate_creates_the_schema_at_the_latest_revision(tmp_path: Path) -> None:
+    result = chargedeck("migrate", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "database schema is up to date\n"
+    with sqlite3.connect(tmp_path / "x.db") as db:
+        revisions = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert revisions == [("0001",)]
+
+
+def test_serve_with_a_bad_port_exits_2_naming_the_key_and_the_value(tmp_path: Path) -> None:
+    result = chargedeck("serve", "--ocpp-port", "ninety", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr).startswith(
+        "error: --ocpp-port: ocpp_port='ninety' is invalid: "
+        "expected a port number 0-65535 (0 = pick a free port)"
+    )
+
+
+def test_serve_with_an_unknown_option_exits_2_naming_it(tmp_path: Path) -> None:
+    result = chargedeck("serve", "--no-such-option", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr).startswith("error: unknown option --no-such-option; known: ")
+    assert "--ocpp-port" in sentence(result.stderr)
+
+
+def test_an_error_is_one_line_on_stderr_however_long(tmp_path: Path) -> None:
+    result = chargedeck("serve", "--ocpp-port", "ninety", cwd=tmp_path)
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_an_error_shows_the_bad_charge_point_id_verbatim(tmp_path: Path) -> None:
+    result = chargedeck("charge-points", "adopt", "CP[/x]", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert sentence(result.stderr) == (
+        "error: charge point id 'CP[/x]' contains '/' or unprintable characters"
+    )
+
+
+def test_a_typed_charge_point_id_is_taken_literally(tmp_path: Path) -> None:
+    result = chargedeck("charge-points", "add", "garage#2", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["id"] == "garage#2"
+
+
+# ---- against a running server ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with the default inbox policy; the CLI shares its database and folder."""
+    folder = tmp_path_factory.mktemp("cli")
+    with running_server(f"sqlite:///{folder / 'x.db'}", cwd=folder) as s:
+        yield s
+        assert s.error_lines() == [], s.log_text()
+
+
+def server_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in the server's folder, on the server's database."""
+    folder = Path(server.database_url.removeprefix("sqlite:///")).parent
+    return chargedeck(*args, cwd=folder, database_url=server.database_url)
+
+
+def api_base(server: ServerProcess) -> str:
+    return server.api_url.removesuffix("/api/v1")
+
+
+async def boot(charger: LibraryCharger) -> None:
+    answer = await charger.call(
+        call.BootNotification(charge_point_vendor="Wall Box Chargers", charge_point_model="PLP1")
+    )
+    assert answer.status == RegistrationStatus.accepted
+
+
+async def register(server: ServerProcess, charge_point_id: str) -> None:
+    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+        created = await client.post("/charge-points", json={"id": charge_point_id})
+    assert created.status_code == 201, created.text
+
+
+async def test_command_prints_the_charger_answer(cli_server: ServerProcess) -> None:
+    added = server_cli(cli_server, "charge-points", "add", "CLI-CP")
+    assert added.returncode == 0, added.stderr
+    async with library_charger(cli_server.ocpp_url, "CLI-CP") as charger:
+        await boot(charger)
+        result = await asyncio.to_thread(
+            server_cli,
+            cli_server,
+            "command",
+            "CLI-CP",
+            "Reset",
+            '{"type":"Soft"}',
+            "--api",
+            api_base(cli_server),
+            "--json",
+        )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "charge_point_id": "CLI-CP",
+        "action": "Reset",
+        "response": {"status": "Accepted"},
+    }
+    assert charger.received == [("Reset", {"type": "Soft"})]
+
+
+async def test_command_to_a_charger_that_is_not_connected_exits_2_with_409(
+    cli_server: ServerProcess,
+) -> None:
+    await register(cli_server, "CLI-OFF")
+    result = await asyncio.to_thread(
+        server_cli,
+        cli_server,
+        "command",
+        "CLI-OFF",
+        "Reset",
+        '{"type":"Soft"}',
+        "--api",
+        api_base(cli_server),
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert sentence(result.stderr) == "error: 409: charge point 'CLI-OFF' is not connected"
+
+
+def test_command_to_an_api_that_cannot_be_reached_exits_2(tmp_path: Path) -> None:
+    api = f"http://127.0.0.1:{closed_port()}"
+    result = chargedeck("command", "CP1", "Reset", '{"type":"Soft"}', "--api", api, cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr).startswith(f"error: cannot reach the ChargeDeck API at {api}: ")
+
+
+async def test_transactions_list_shows_a_session_recorded_from_a_charger(
+    cli_server: ServerProcess,
+) -> None:
+    await register(cli_server, "CLI-TX")
+    async with library_charger(cli_server.ocpp_url, "CLI-TX") as charger:
+        await boot(charger)
+        started = await charger.call(
+            call.StartTransaction(
+                connector_id=1, id_tag="04A2B3C4", meter_start=100, timestamp="2026-03-01T10:00:00Z"
+            )
+        )
+        await charger.call(
+            call.StopTransaction(
+                meter_stop=7600,
+                timestamp="2026-03-01T11:00:00Z",
+                transaction_id=started.transaction_id,
+                reason="EVDisconnected",
+            )
+        )
+    result = await asyncio.to_thread(server_cli, cli_server, "transactions", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    records: list[dict[str, Any]] = json.loads(result.stdout)
+    [record] = [r for r in records if r["charge_point_id"] == "CLI-TX"]
+    assert record["id"] == started.transaction_id
+    assert (record["connector_id"], record["id_tag"]) == (1, "04A2B3C4")
+    assert (record["meter_start"], record["meter_stop"]) == (100, 7600)
+    assert record["started_at"] == "2026-03-01T10:00:00Z"
+    assert record["stopped_at"] == "2026-03-01T11:00:00Z"
+    assert record["stop_reason"] == "EVDisconnected"
