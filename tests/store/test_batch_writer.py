@@ -210,16 +210,26 @@ async def test_heartbeat_sets_last_heartbeat_at_in_the_next_batch(
     assert record.last_heartbeat_at == now + timedelta(seconds=2)
 
 
-async def test_heartbeat_alone_is_committed(store: Store, now: datetime) -> None:
-    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
-    store.writer.note_heartbeat(CP, now)
-    for _ in range(100):
+async def test_heartbeat_alone_is_committed_after_the_flush_interval(
+    database_url: str, now: datetime
+) -> None:
+    store = await open_store(database_url, heartbeat_flush_s=0.2)
+    try:
+        await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
+        store.writer.note_heartbeat(CP, now)
+        await asyncio.sleep(0.05)
         record = await store.charge_points.get_charge_point(CP)
         assert record is not None
-        if record.last_heartbeat_at is not None:
-            break
-        await asyncio.sleep(0.01)
-    assert record.last_heartbeat_at == now
+        assert record.last_heartbeat_at is None  # no commit of its own right away
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            record = await store.charge_points.get_charge_point(CP)
+            assert record is not None
+            if record.last_heartbeat_at is not None:
+                break
+        assert record.last_heartbeat_at == now
+    finally:
+        await store.close()
 
 
 async def test_firmware_and_diagnostics_statuses_are_committed_when_write_returns(

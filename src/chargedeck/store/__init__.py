@@ -10,7 +10,12 @@ from __future__ import annotations
 from types import TracebackType
 
 from chargedeck.store import migrations
-from chargedeck.store.batch_writer import DEFAULT_MAX_BATCH_ROWS, DEFAULT_MAX_DELAY_S, BatchWriter
+from chargedeck.store.batch_writer import (
+    DEFAULT_HEARTBEAT_FLUSH_S,
+    DEFAULT_MAX_BATCH_ROWS,
+    DEFAULT_MAX_DELAY_S,
+    BatchWriter,
+)
 from chargedeck.store.charge_points import ChargePoints
 from chargedeck.store.connectors import Connectors
 from chargedeck.store.engine import Database, create_database
@@ -59,6 +64,7 @@ async def open_store(
     sqlite_synchronous: str = "FULL",
     max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
     max_delay_s: float = DEFAULT_MAX_DELAY_S,
+    heartbeat_flush_s: float = DEFAULT_HEARTBEAT_FLUSH_S,
 ) -> Store:
     """Connect to ``database_url``, migrate it to the latest schema (unless ``migrate`` is
     False) and start the batch writer on the running loop. Close it with ``await store.close()``.
@@ -70,7 +76,12 @@ async def open_store(
     try:
         if migrate:
             await migrations.upgrade(database)
-        writer = BatchWriter(database, max_batch_rows=max_batch_rows, max_delay_s=max_delay_s)
+        writer = BatchWriter(
+            database,
+            max_batch_rows=max_batch_rows,
+            max_delay_s=max_delay_s,
+            heartbeat_flush_s=heartbeat_flush_s,
+        )
     except BaseException:
         await database.dispose()
         raise
