@@ -136,3 +136,27 @@ async def test_a_second_connection_with_the_same_id_replaces_the_first(
         answer = await call(second, "2", "Heartbeat", {})
     assert answer[:2] == [3, "2"]
     server.wait_for_log(r"TWICE connected again from \S+: the older connection is closed")
+
+
+async def test_a_message_id_used_again_on_the_connection_is_a_generic_error(
+    server: ServerProcess,
+) -> None:
+    async with await connect(server, "DUPID") as ws:
+        await call(ws, "b", "BootNotification", BOOT)
+        start = {
+            "connectorId": 1,
+            "idTag": "CARD",
+            "meterStart": 0,
+            "timestamp": "2026-03-01T10:00:00Z",
+        }
+        # Two CALLs with one id back to back; a connection's CALLs are handled in order, so the
+        # first is answered and the second reuses an id already used (OCPP-J 1.6 §4.1.1).
+        await ws.send(json.dumps([2, "same", "StartTransaction", start]))
+        await ws.send(json.dumps([2, "same", "StartTransaction", start]))
+        answers = [json.loads(await asyncio.wait_for(ws.recv(), 10)) for _ in range(2)]
+    assert sorted(answer[0] for answer in answers) == [3, 4]
+    [refusal] = [answer for answer in answers if answer[0] == 4]
+    assert refusal[:3] == [4, "same", "GenericError"]
+    server.wait_for_log(
+        r"DUPID: CALL same \(StartTransaction\) refused with GenericError: message id"
+    )

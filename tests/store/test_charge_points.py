@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -11,7 +12,7 @@ from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.store import Store
 from chargedeck.store.errors import AlreadyExists, NotFound
-from chargedeck.store.records import BootRecord
+from chargedeck.store.records import BootRecord, BootRow
 
 CountRows = Callable[..., Awaitable[int]]
 
@@ -91,19 +92,30 @@ async def test_listing_filters_by_registration(store: Store, now: datetime) -> N
     assert [record.id for record in pending] == ["A", "C"]
 
 
-async def test_boot_is_committed_when_record_boot_returns(
+def boot_row(at: datetime, register_as: Registration, status: str = "Accepted") -> BootRow:
+    return BootRow(
+        charge_point_id=CP, boot=BOOT, status=status, received_at=at, register_as=register_as
+    )
+
+
+async def test_boot_is_committed_when_write_boot_returns(
     store: Store, now: datetime, committed_rows: CountRows
 ) -> None:
     await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
-    await store.charge_points.record_boot(CP, BOOT, "Accepted", now)
+    await store.writer.write_boot(boot_row(now, Registration.PENDING))
     assert await committed_rows("boot_notifications", "status = 'Accepted'") == 1
     assert await committed_rows("charge_points", "vendor = 'Wallbox' AND last_boot_at IS NOT NULL")
 
 
-async def test_boot_updates_the_charger_description(store: Store, now: datetime) -> None:
+async def test_boot_updates_the_charger_description_and_keeps_its_registration(
+    store: Store, now: datetime
+) -> None:
     await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
     later = now + timedelta(hours=1)
-    record = await store.charge_points.record_boot(CP, BOOT, "Accepted", later)
+    await store.writer.write_boot(boot_row(later, Registration.PENDING))
+    record = await store.charge_points.get_charge_point(CP)
+    assert record is not None
+    assert record.registration is Registration.REGISTERED
     assert (record.vendor, record.model, record.firmware_version) == (
         "Wallbox",
         "Pulsar Plus",
@@ -117,9 +129,32 @@ async def test_boot_updates_the_charger_description(store: Store, now: datetime)
     ]
 
 
-async def test_boot_of_an_unknown_charger_raises_not_found_and_stores_nothing(
-    store: Store, now: datetime, committed_rows: CountRows
+async def test_the_boot_of_an_unknown_charger_adds_it_with_the_given_registration(
+    store: Store, now: datetime
 ) -> None:
-    with pytest.raises(NotFound):
-        await store.charge_points.record_boot(CP, BOOT, "Pending", now)
-    assert await committed_rows("boot_notifications") == 0
+    await store.writer.write_boot(boot_row(now, Registration.PENDING, "Pending"))
+    record = await store.charge_points.get_charge_point(CP)
+    assert record is not None
+    assert record.registration is Registration.PENDING
+    assert record.first_seen_at == now
+    assert record.model == "Pulsar Plus"
+
+
+async def test_boots_of_many_chargers_share_commits(store: Store, now: datetime) -> None:
+    commits_before = store.writer.commits
+    await asyncio.gather(
+        *(
+            store.writer.write_boot(
+                BootRow(
+                    charge_point_id=ChargePointId(f"STORM-{index}"),
+                    boot=BOOT,
+                    status="Accepted",
+                    received_at=now,
+                    register_as=Registration.REGISTERED,
+                )
+            )
+            for index in range(200)
+        )
+    )
+    assert len(await store.charge_points.list_charge_points()) == 200
+    assert store.writer.commits - commits_before <= 4

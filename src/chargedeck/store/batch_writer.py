@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +34,7 @@ from chargedeck.domain.ids import ChargePointId
 from chargedeck.store.engine import Database, dialect_insert
 from chargedeck.store.errors import StoreUnavailable
 from chargedeck.store.records import (
+    BootRow,
     DiagnosticsStatusRow,
     FirmwareStatusRow,
     MeterValueRow,
@@ -40,6 +42,7 @@ from chargedeck.store.records import (
     StatusRow,
 )
 from chargedeck.store.schema import (
+    boot_notifications,
     charge_points,
     connector_status_history,
     connectors,
@@ -72,6 +75,56 @@ _STATUS: Final = 0
 _METER_VALUES: Final = 1
 _FIRMWARE: Final = 2
 _DIAGNOSTICS: Final = 3
+_BOOTS: Final = 4
+
+# In the column order of the SQLite statements below.
+_BOOT_FIELDS: Final = (
+    "charge_point_serial_number",
+    "charge_box_serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+)
+
+_UPDATE_BOOT = (
+    sa.update(charge_points)
+    .where(charge_points.c.id == sa.bindparam("p_id"))
+    .values(
+        vendor=sa.bindparam("p_vendor"),
+        model=sa.bindparam("p_model"),
+        last_boot_at=sa.bindparam("p_at", type_=UtcDateTime()),
+        first_seen_at=sa.func.coalesce(
+            charge_points.c.first_seen_at, sa.bindparam("p_first_seen", type_=UtcDateTime())
+        ),
+        **{name: sa.bindparam(f"p_{name}") for name in _BOOT_FIELDS},
+    )
+)
+
+
+def _boot_update(row: BootRow) -> dict[str, Any]:
+    """Bind parameters of _UPDATE_BOOT: the charger's description from its latest boot."""
+    values: dict[str, Any] = {
+        "p_id": row.charge_point_id,
+        "p_vendor": row.boot.charge_point_vendor,
+        "p_model": row.boot.charge_point_model,
+        "p_at": row.received_at,
+        "p_first_seen": row.received_at,
+    }
+    for name in _BOOT_FIELDS:
+        values[f"p_{name}"] = getattr(row.boot, name)
+    return values
+
+
+def _boot_notification(row: BootRow) -> dict[str, Any]:
+    """Bind parameters of a boot_notifications row."""
+    values = msgspec.structs.asdict(row.boot)
+    values.update(
+        charge_point_id=row.charge_point_id, received_at=row.received_at, status=row.status
+    )
+    return values
+
 
 _HEARTBEAT = (
     sa.update(charge_points)
@@ -120,6 +173,22 @@ class _SqliteBatchConnection:
         "VALUES (?, ?, ?)"
     )
     _UPDATE_HEARTBEAT: Final = "UPDATE charge_points SET last_heartbeat_at = ? WHERE id = ?"
+    _INSERT_NEW_CHARGE_POINT: Final = (
+        "INSERT INTO charge_points (id, registration, first_seen_at, created_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING"
+    )
+    _UPDATE_BOOT: Final = (
+        "UPDATE charge_points SET vendor = ?, model = ?, last_boot_at = ?, "
+        "first_seen_at = COALESCE(first_seen_at, ?), charge_point_serial_number = ?, "
+        "charge_box_serial_number = ?, firmware_version = ?, iccid = ?, imsi = ?, "
+        "meter_type = ?, meter_serial_number = ? WHERE id = ?"
+    )
+    _INSERT_BOOT_NOTIFICATION: Final = (
+        "INSERT INTO boot_notifications (charge_point_id, received_at, status, "
+        "charge_point_vendor, charge_point_model, charge_point_serial_number, "
+        "charge_box_serial_number, firmware_version, iccid, imsi, meter_type, "
+        "meter_serial_number) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
 
     def __init__(self, path: str, pragmas: Sequence[str]) -> None:
         self._path = path
@@ -129,6 +198,7 @@ class _SqliteBatchConnection:
 
     async def write(
         self,
+        boots: list[BootRow],
         statuses: list[StatusRow],
         meter_rows: list[MeterValueRow],
         firmware: list[FirmwareStatusRow],
@@ -143,6 +213,50 @@ class _SqliteBatchConnection:
         more time waiting for the GIL held by the busy loop than writing).
         """
         statements: list[tuple[str, list[Any]]] = []
+        if boots:
+            # Boots first: the charge point rows they may add come before anything else.
+            statements.extend(
+                _multi_row_inserts(
+                    self._INSERT_NEW_CHARGE_POINT,
+                    [
+                        (row.charge_point_id, row.register_as.value, at, at)
+                        for row in boots
+                        for at in (sqlite_time_text(row.received_at),)
+                    ],
+                )
+            )
+            for row in boots:
+                at = sqlite_time_text(row.received_at)
+                fields = [getattr(row.boot, name) for name in _BOOT_FIELDS]
+                statements.append(
+                    (
+                        self._UPDATE_BOOT,
+                        [
+                            row.boot.charge_point_vendor,
+                            row.boot.charge_point_model,
+                            at,
+                            at,
+                            *fields,
+                            row.charge_point_id,
+                        ],
+                    )
+                )
+            statements.extend(
+                _multi_row_inserts(
+                    self._INSERT_BOOT_NOTIFICATION,
+                    [
+                        (
+                            row.charge_point_id,
+                            sqlite_time_text(row.received_at),
+                            row.status,
+                            row.boot.charge_point_vendor,
+                            row.boot.charge_point_model,
+                            *(getattr(row.boot, name) for name in _BOOT_FIELDS),
+                        )
+                        for row in boots
+                    ],
+                )
+            )
         if statuses:
             history = [_status_tuple(row) for row in statuses]
             statements.extend(_multi_row_inserts(self._INSERT_HISTORY, history))
@@ -334,6 +448,9 @@ class BatchWriter:
             if path is None or database.sqlite_synchronous is None
             else _SqliteBatchConnection(path, Database.sqlite_pragmas(database.sqlite_synchronous))
         )
+        self._insert_new_charge_point = dialect_insert(
+            database.dialect_name, charge_points
+        ).on_conflict_do_nothing(index_elements=[charge_points.c.id])
         insert = dialect_insert(database.dialect_name, connectors)
         self._upsert_connector = insert.on_conflict_do_update(
             index_elements=[connectors.c.charge_point_id, connectors.c.connector_id],
@@ -375,6 +492,14 @@ class BatchWriter:
         """Store the MeterValue elements of one MeterValues.req (source MeterValues)."""
         if rows:
             await self._enqueue(_METER_VALUES, rows)
+
+    async def write_boot(self, row: BootRow) -> None:
+        """Store a BootNotification (and the charger, if new) before its answer (DESIGN §6).
+
+        Through the group commit, so a reconnect storm of thousands of chargers shares commits
+        instead of queueing for the writer connection one boot at a time.
+        """
+        await self._enqueue(_BOOTS, (row,))
 
     async def write_firmware_status(self, row: FirmwareStatusRow) -> None:
         """Store a FirmwareStatusNotification."""
@@ -496,13 +621,33 @@ class BatchWriter:
         meter_rows: list[MeterValueRow] = []
         firmware: list[FirmwareStatusRow] = []
         diagnostics: list[DiagnosticsStatusRow] = []
-        by_kind: tuple[list[Any], ...] = (statuses, meter_rows, firmware, diagnostics)
+        boots: list[BootRow] = []
+        by_kind: tuple[list[Any], ...] = (statuses, meter_rows, firmware, diagnostics, boots)
         for entry in batch:
             by_kind[entry.kind].extend(entry.rows)
+        written = len(statuses) + len(meter_rows) + len(firmware) + len(diagnostics) + len(boots)
         if self._sqlite is not None:
-            await self._sqlite.write(statuses, meter_rows, firmware, diagnostics, heartbeats)
-            return len(statuses) + len(meter_rows) + len(firmware) + len(diagnostics)
+            await self._sqlite.write(boots, statuses, meter_rows, firmware, diagnostics, heartbeats)
+            return written
         async with self._db.writer.begin() as connection:
+            if boots:
+                # Boots first: the charge point rows they may add come before anything else.
+                await connection.execute(
+                    self._insert_new_charge_point,
+                    [
+                        {
+                            "id": row.charge_point_id,
+                            "registration": row.register_as.value,
+                            "first_seen_at": row.received_at,
+                            "created_at": row.received_at,
+                        }
+                        for row in boots
+                    ],
+                )
+                await connection.execute(_UPDATE_BOOT, [_boot_update(row) for row in boots])
+                await connection.execute(
+                    sa.insert(boot_notifications), [_boot_notification(row) for row in boots]
+                )
             if statuses:
                 await connection.execute(
                     sa.insert(connector_status_history), [_history(row) for row in statuses]
@@ -537,32 +682,17 @@ class BatchWriter:
                 await connection.execute(
                     _HEARTBEAT, [{"p_id": key, "p_at": at} for key, at in heartbeats.items()]
                 )
-        return len(statuses) + len(meter_rows) + len(firmware) + len(diagnostics)
+        return written
 
 
 def _history(row: StatusRow) -> dict[str, Any]:
-    return {
-        "charge_point_id": row.charge_point_id,
-        "connector_id": row.connector_id,
-        "status": row.status,
-        "error_code": row.error_code,
-        "info": row.info,
-        "vendor_id": row.vendor_id,
-        "vendor_error_code": row.vendor_error_code,
-        "timestamp": row.timestamp,
-        "received_at": row.received_at,
-    }
+    """Bind parameters of a connector_status_history row."""
+    return msgspec.structs.asdict(row)
 
 
 def _connector(row: StatusRow) -> dict[str, Any]:
-    return {
-        "charge_point_id": row.charge_point_id,
-        "connector_id": row.connector_id,
-        "status": row.status,
-        "error_code": row.error_code,
-        "info": row.info,
-        "vendor_id": row.vendor_id,
-        "vendor_error_code": row.vendor_error_code,
-        "status_timestamp": row.timestamp,
-        "updated_at": row.received_at,
-    }
+    """Bind parameters of the connector's current-status row (same values, other names)."""
+    values = msgspec.structs.asdict(row)
+    values["status_timestamp"] = values.pop("timestamp")
+    values["updated_at"] = values.pop("received_at")
+    return values

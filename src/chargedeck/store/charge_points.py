@@ -11,7 +11,7 @@ from chargedeck.domain.ids import ChargePointId
 from chargedeck.store._convert import to_record, to_records
 from chargedeck.store.engine import Database, dialect_insert
 from chargedeck.store.errors import AlreadyExists, NotFound
-from chargedeck.store.records import BootNotificationRecord, BootRecord, ChargePointRecord
+from chargedeck.store.records import BootNotificationRecord, ChargePointRecord
 from chargedeck.store.schema import boot_notifications, charge_points
 from chargedeck.store.types import UtcDateTime
 
@@ -104,52 +104,6 @@ class ChargePoints:
         async with self._db.read() as connection:
             result = await connection.execute(statement)
             return to_records(ChargePointRecord, result)
-
-    async def record_boot(
-        self, charge_point_id: ChargePointId, boot: BootRecord, status: str, now: datetime
-    ) -> ChargePointRecord:
-        """Store a BootNotification and the status answered, and update the charger's
-        description, in one transaction committed before return (DESIGN §6: before the reply).
-
-        Raises ``NotFound`` if the charger is not in the store (nothing is written).
-        """
-        fields = {
-            "charge_point_serial_number": boot.charge_point_serial_number,
-            "charge_box_serial_number": boot.charge_box_serial_number,
-            "firmware_version": boot.firmware_version,
-            "iccid": boot.iccid,
-            "imsi": boot.imsi,
-            "meter_type": boot.meter_type,
-            "meter_serial_number": boot.meter_serial_number,
-        }
-        update = (
-            sa.update(charge_points)
-            .where(_T.id == charge_point_id)
-            .values(
-                vendor=boot.charge_point_vendor,
-                model=boot.charge_point_model,
-                last_boot_at=now,
-                first_seen_at=sa.func.coalesce(
-                    _T.first_seen_at, sa.bindparam("first_seen", now, type_=UtcDateTime())
-                ),
-                **fields,
-            )
-            .returning(*charge_points.c)
-        )
-        insert = sa.insert(boot_notifications).values(
-            charge_point_id=charge_point_id,
-            received_at=now,
-            charge_point_vendor=boot.charge_point_vendor,
-            charge_point_model=boot.charge_point_model,
-            status=status,
-            **fields,
-        )
-        async with self._db.write() as connection:
-            row = (await connection.execute(update)).first()
-            if row is None:
-                raise NotFound(f"charge point {charge_point_id!r} is not in the store")
-            await connection.execute(insert)
-        return to_record(ChargePointRecord, row)
 
     async def list_boot_notifications(
         self, charge_point_id: ChargePointId, limit: int = 50

@@ -3,6 +3,9 @@ batch writer; this module reads them)."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import msgspec
 import sqlalchemy as sa
 
 from chargedeck.domain.ids import ChargePointId
@@ -19,6 +22,8 @@ from chargedeck.store.schema import (
     diagnostics_status_notifications,
     firmware_status_notifications,
 )
+
+RecordT = TypeVar("RecordT", bound=msgspec.Struct)
 
 
 class Notifications:
@@ -49,34 +54,27 @@ class Notifications:
         self, charge_point_id: ChargePointId, limit: int = 100
     ) -> list[DataTransferRecord]:
         """The charger's DataTransfers, newest first."""
-        statement = (
-            sa.select(data_transfers)
-            .where(data_transfers.c.charge_point_id == charge_point_id)
-            .order_by(data_transfers.c.id.desc())
-            .limit(limit)
-        )
-        async with self._db.read() as connection:
-            return to_records(DataTransferRecord, await connection.execute(statement))
+        return await self._newest_first(data_transfers, DataTransferRecord, charge_point_id, limit)
 
     async def list_firmware_statuses(
         self, charge_point_id: ChargePointId, limit: int = 100
     ) -> list[FirmwareStatusRecord]:
         """The charger's FirmwareStatusNotifications, newest first."""
-        table = firmware_status_notifications
-        statement = (
-            sa.select(table)
-            .where(table.c.charge_point_id == charge_point_id)
-            .order_by(table.c.id.desc())
-            .limit(limit)
+        return await self._newest_first(
+            firmware_status_notifications, FirmwareStatusRecord, charge_point_id, limit
         )
-        async with self._db.read() as connection:
-            return to_records(FirmwareStatusRecord, await connection.execute(statement))
 
     async def list_diagnostics_statuses(
         self, charge_point_id: ChargePointId, limit: int = 100
     ) -> list[DiagnosticsStatusRecord]:
         """The charger's DiagnosticsStatusNotifications, newest first."""
-        table = diagnostics_status_notifications
+        return await self._newest_first(
+            diagnostics_status_notifications, DiagnosticsStatusRecord, charge_point_id, limit
+        )
+
+    async def _newest_first(
+        self, table: sa.Table, record: type[RecordT], charge_point_id: ChargePointId, limit: int
+    ) -> list[RecordT]:
         statement = (
             sa.select(table)
             .where(table.c.charge_point_id == charge_point_id)
@@ -84,4 +82,4 @@ class Notifications:
             .limit(limit)
         )
         async with self._db.read() as connection:
-            return to_records(DiagnosticsStatusRecord, await connection.execute(statement))
+            return to_records(record, await connection.execute(statement))

@@ -19,6 +19,7 @@ from chargedeck.domain.ids import ChargePointId, ConnectorId, IdTag, Transaction
 __all__ = [
     "BootNotificationRecord",
     "BootRecord",
+    "BootRow",
     "ChargePointRecord",
     "ConnectorRecord",
     "DataTransferDirection",
@@ -106,6 +107,22 @@ class BootRecord(msgspec.Struct, frozen=True, kw_only=True):
     imsi: str | None = None
     meter_type: str | None = None
     meter_serial_number: str | None = None
+
+
+class BootRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A BootNotification to store through the group commit, with the status answered.
+
+    ``register_as`` is the registration the charger is added with if the store does not know it
+    yet (``unknown_charge_points`` accept: registered; inbox: pending); a known charger keeps
+    its own. Adding it in the same batch keeps the boot row's foreign key satisfied, so one
+    charger's boot can never fail the commit of a batch shared with others.
+    """
+
+    charge_point_id: ChargePointId
+    boot: BootRecord
+    status: str
+    received_at: datetime
+    register_as: Registration
 
 
 class BootNotificationRecord(msgspec.Struct, frozen=True, kw_only=True):
