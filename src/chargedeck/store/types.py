@@ -11,10 +11,15 @@ from sqlalchemy.engine import Dialect
 
 def sqlite_time_text(value: datetime) -> str:
     """How a tz-aware time is stored in SQLite: UTC, zone-less ISO text with microseconds
-    (sorts as text in time order). Shared by UtcDateTime and the batch writer's raw inserts."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: the store needs a tz-aware time")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    (sorts as text in time order). Shared by UtcDateTime and the batch writer's raw inserts,
+    where it runs twice per meter value row: times already in UTC (the clock's, and a
+    charger's "Z" as msgspec decodes it) skip the conversion."""
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs a tz-aware time")
+        value = value.astimezone(UTC)
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without the offset.
+    return value.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
