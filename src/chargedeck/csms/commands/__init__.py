@@ -10,28 +10,18 @@ connected one that does not answer fails after the call time-out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from chargedeck.csms.commands.command import Command
 from chargedeck.csms.commands.core import CORE_COMMANDS
 from chargedeck.csms.context import CsmsServices
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.base import Message
 
-
-@dataclass(frozen=True)
-class Command:
-    """One row of the command table: an action the operator may send, and its rule."""
-
-    action: str
-    request: type[Message]
-    needs_accepted_boot: bool
-    """OCPP 1.6 §4.2.1: RemoteStart/RemoteStop are not allowed while the charger is Pending."""
-
-
-COMMANDS: Mapping[str, Command] = {
-    name: Command(name, request_type, needs_accepted_boot)
-    for name, (request_type, needs_accepted_boot) in CORE_COMMANDS.items()
+# THE command table: action name -> command (one row per command, STYLE rule 2).
+COMMANDS: Mapping[str, Command] = {command.action: command for command in CORE_COMMANDS}
+_COMMAND_BY_REQUEST_TYPE: Mapping[type[Message], Command] = {
+    command.request: command for command in COMMANDS.values()
 }
 
 
@@ -57,7 +47,7 @@ async def send_command(
     services: CsmsServices, charge_point_id: str, request: Message, timeout_s: float | None = None
 ) -> Message:
     """Send an operator command to a connected charger and return its typed answer."""
-    command = next((c for c in COMMANDS.values() if c.request is type(request)), None)
+    command = _COMMAND_BY_REQUEST_TYPE.get(type(request))
     if command is None:
         raise CommandNotAllowed(f"{type(request).__name__} is not an operator command")
     link = services.stations.get(charge_point_id)

@@ -1,21 +1,18 @@
-"""The Core profile's CSMS-to-charger commands (OCPP 1.6 §5): request type and boot rule."""
+"""The Core profile's CSMS-to-charger commands (OCPP 1.6 §5)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
+from chargedeck.csms.commands.command import Command
 from chargedeck.ocpp.v16 import core
-from chargedeck.ocpp.v16.base import Message
 
-# action -> (request type, needs an accepted boot)
-CORE_COMMANDS: Mapping[str, tuple[type[Message], bool]] = {
-    "ChangeAvailability": (core.ChangeAvailabilityRequest, False),
-    "ChangeConfiguration": (core.ChangeConfigurationRequest, False),
-    "ClearCache": (core.ClearCacheRequest, False),
-    "DataTransfer": (core.DataTransferRequest, False),
-    "GetConfiguration": (core.GetConfigurationRequest, False),
-    "RemoteStartTransaction": (core.RemoteStartTransactionRequest, True),
-    "RemoteStopTransaction": (core.RemoteStopTransactionRequest, True),
-    "Reset": (core.ResetRequest, False),
-    "UnlockConnector": (core.UnlockConnectorRequest, False),
-}
+CORE_COMMANDS: tuple[Command, ...] = (
+    Command("ChangeAvailability", core.ChangeAvailabilityRequest),
+    Command("ChangeConfiguration", core.ChangeConfigurationRequest),
+    Command("ClearCache", core.ClearCacheRequest),
+    Command("DataTransfer", core.DataTransferRequest),
+    Command("GetConfiguration", core.GetConfigurationRequest),
+    Command("RemoteStartTransaction", core.RemoteStartTransactionRequest, needs_accepted_boot=True),
+    Command("RemoteStopTransaction", core.RemoteStopTransactionRequest, needs_accepted_boot=True),
+    Command("Reset", core.ResetRequest),
+    Command("UnlockConnector", core.UnlockConnectorRequest),
+)

@@ -1,0 +1,77 @@
+"""The operator command table and its refusals before anything is sent."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chargedeck.clock import ManualClock
+from chargedeck.config import Settings
+from chargedeck.csms.commands import (
+    COMMANDS,
+    ChargePointNotConnected,
+    CommandNotAllowed,
+    UnknownChargePoint,
+    send_command,
+)
+from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.stations import Stations
+from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.ids import ChargePointId
+from chargedeck.ocpp.v16.actions import ACTIONS, FeatureProfile
+from chargedeck.ocpp.v16.core import ResetRequest
+from chargedeck.ocpp.v16.enums import ResetType
+from chargedeck.ocpp.v16.local_auth import GetLocalListVersionRequest
+from chargedeck.store import open_store
+
+T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[CsmsServices]:
+    store = await open_store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    try:
+        yield CsmsServices(
+            store=store, settings=Settings(), clock=ManualClock(T0), stations=Stations()
+        )
+    finally:
+        await store.close()
+
+
+def test_every_csms_to_charger_core_action_is_a_command() -> None:
+    core = {
+        name
+        for name, action in ACTIONS.items()
+        if action.sent_by_csms() and action.profile is FeatureProfile.CORE
+    }
+    assert set(COMMANDS) == core
+
+
+def test_only_remote_start_and_stop_wait_for_an_accepted_boot() -> None:
+    waiting = {name for name, command in COMMANDS.items() if command.needs_accepted_boot}
+    assert waiting == {"RemoteStartTransaction", "RemoteStopTransaction"}
+
+
+async def test_a_command_to_an_unknown_charger_is_refused(services: CsmsServices) -> None:
+    with pytest.raises(UnknownChargePoint, match="'NOBODY' is not known"):
+        await send_command(services, "NOBODY", ResetRequest(type=ResetType.SOFT))
+
+
+async def test_a_command_to_a_known_charger_that_is_not_connected_fails_at_once(
+    services: CsmsServices,
+) -> None:
+    await services.store.charge_points.add_charge_point(
+        ChargePointId("CP1"), Registration.REGISTERED, T0
+    )
+    with pytest.raises(ChargePointNotConnected, match="'CP1' is not connected"):
+        await send_command(services, "CP1", ResetRequest(type=ResetType.SOFT))
+
+
+async def test_a_request_that_is_not_an_operator_command_is_refused(
+    services: CsmsServices,
+) -> None:
+    with pytest.raises(CommandNotAllowed, match="not an operator command"):
+        await send_command(services, "CP1", GetLocalListVersionRequest())
