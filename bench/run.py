@@ -57,6 +57,7 @@ TARGET_REFERENCE_RATIO = 12.0
 TARGET_KB_PER_IDLE_CONNECTION = 18.0
 
 ALL_SERVERS = ("echo", "reference", "chargedeck")
+CHARGEDECK_TRANSPORTS = ("websockets", "picows")  # the ocpp_transport setting's values
 
 
 # --------------------------------------------------------------------------------------------
@@ -441,21 +442,25 @@ def print_report(results: dict[str, Any]) -> dict[str, Any]:
     ratios: dict[str, Any] = {}
     subject = servers.get("chargedeck", {})
     print()
-    for base in ("echo", "reference"):
-        baseline = servers.get(base, {})
-        for kind in ("meter", "heartbeat"):
-            rate = _ratio(
-                _phase(subject, kind).get("calls_per_s"), _phase(baseline, kind).get("calls_per_s")
-            )
-            cpu = _ratio(
-                _phase(subject, kind).get("server_cpu_us_per_call"),
-                _phase(baseline, kind).get("server_cpu_us_per_call"),
-            )
-            ratios[f"chargedeck/{base}/{kind}"] = {"msgs_per_s": rate, "cpu_us_per_msg": cpu}
-            print(
-                f"chargedeck/{base:<9} {kind:<9}: msgs/s x{_fmt(rate, 2, 0)}, "
-                f"CPU µs/msg x{_fmt(cpu, 2, 0)}"
-            )
+    for name in ("chargedeck", "chargedeck-picows"):
+        if name not in servers:
+            continue
+        for base in ("echo", "reference"):
+            baseline = servers.get(base, {})
+            for kind in ("meter", "heartbeat"):
+                rate = _ratio(
+                    _phase(servers[name], kind).get("calls_per_s"),
+                    _phase(baseline, kind).get("calls_per_s"),
+                )
+                cpu = _ratio(
+                    _phase(servers[name], kind).get("server_cpu_us_per_call"),
+                    _phase(baseline, kind).get("server_cpu_us_per_call"),
+                )
+                ratios[f"{name}/{base}/{kind}"] = {"msgs_per_s": rate, "cpu_us_per_msg": cpu}
+                print(
+                    f"{name + '/' + base:<27} {kind:<9}: msgs/s x{_fmt(rate, 2, 0)}, "
+                    f"CPU µs/msg x{_fmt(cpu, 2, 0)}"
+                )
     reference_vs_echo = _ratio(
         _phase(servers.get("reference", {}), "meter").get("calls_per_s"),
         _phase(servers.get("echo", {}), "meter").get("calls_per_s"),
@@ -463,8 +468,8 @@ def print_report(results: dict[str, Any]) -> dict[str, Any]:
     ratios["reference/echo/meter"] = {"msgs_per_s": reference_vs_echo}
     print(f"reference/echo     meter    : msgs/s x{_fmt(reference_vs_echo, 2, 0)}")
 
-    echo_ratio = ratios["chargedeck/echo/meter"]["msgs_per_s"]
-    reference_ratio = ratios["chargedeck/reference/meter"]["msgs_per_s"]
+    echo_ratio = ratios.get("chargedeck/echo/meter", {}).get("msgs_per_s")
+    reference_ratio = ratios.get("chargedeck/reference/meter", {}).get("msgs_per_s")
     kb = subject.get("idle", {}).get("kb_per_connection")
     targets = {
         "meter_vs_echo": _target(echo_ratio, TARGET_ECHO_RATIO, at_least=True),
@@ -523,10 +528,19 @@ def server_specs(arguments: argparse.Namespace, scratch: Path) -> list[ServerSpe
                 )
             )
         elif name == "chargedeck":
-            database_urls = [("chargedeck", f"sqlite:///{scratch / 'bench.db'}")]
+            # (label, database, --ocpp-transport): SQLite on each transport asked for, then
+            # PostgreSQL (websockets) when a scratch database is given.
+            variants = [
+                (
+                    "chargedeck" if transport == "websockets" else f"chargedeck-{transport}",
+                    f"sqlite:///{scratch / f'bench-{transport}.db'}",
+                    transport,
+                )
+                for transport in arguments.chargedeck_transports
+            ]
             if arguments.chargedeck_database_url:
-                database_urls.append(("chargedeck-pg", arguments.chargedeck_database_url))
-            for label, url in database_urls:
+                variants.append(("chargedeck-pg", arguments.chargedeck_database_url, "websockets"))
+            for label, url, transport in variants:
                 specs.append(
                     ServerSpec(
                         label,
@@ -543,10 +557,13 @@ def server_specs(arguments: argparse.Namespace, scratch: Path) -> list[ServerSpe
                             url,
                             "--unknown-charge-points",
                             "accept",
+                            "--ocpp-transport",
+                            transport,
                         ],
                         chargedeck_ready,
                         scratch,
-                        f"{label}: chargedeck serve, {url.split(':', 1)[0]} persistence",
+                        f"{label}: chargedeck serve, {url.split(':', 1)[0]} persistence, "
+                        f"{transport} transport",
                     )
                 )
     return specs
@@ -611,7 +628,19 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run chargedeck on PostgreSQL: postgresql://USER@HOST:PORT/SCRATCH_DB "
         "(created before, dropped after; must not exist)",
     )
+    parser.add_argument(
+        "--chargedeck-transports",
+        default=",".join(CHARGEDECK_TRANSPORTS),
+        help="comma-separated OCPP transports to run chargedeck on (chargedeck = websockets, "
+        "chargedeck-picows = picows)",
+    )
     arguments = parser.parse_args(argv)
+    arguments.chargedeck_transports = [
+        name.strip() for name in arguments.chargedeck_transports.split(",") if name.strip()
+    ]
+    unknown_transports = sorted(set(arguments.chargedeck_transports) - set(CHARGEDECK_TRANSPORTS))
+    if unknown_transports:
+        parser.error(f"--chargedeck-transports: unknown {', '.join(unknown_transports)}")
     arguments.only = [name.strip() for name in arguments.only.split(",") if name.strip()]
     unknown = sorted(set(arguments.only) - set(ALL_SERVERS))
     if unknown:

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Wait returned with a Pending boot: short so an adopted charger is accepted quickly."""
     call_timeout_s: PositiveSeconds = 30.0
     """Time-out for our calls to a charger: the PyPI ocpp library and ocpp-rpc both use 30 s."""
+    ocpp_transport: Literal["websockets", "picows"] = "websockets"
+    """WebSocket library of the charger endpoint (DESIGN §4): websockets (default, the reference
+    behaviour) or picows (about 3.5x less CPU per frame; same handshake, limits and close codes)."""
     max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 65536
     """Largest WebSocket message accepted (DESIGN §4); larger closes with 1009."""
     ping_interval_s: PositiveSeconds = 60.0

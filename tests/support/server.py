@@ -3,6 +3,11 @@
 The server logs ``ocpp listening on HOST:PORT`` and ``http listening on HOST:PORT`` when ready;
 the helper reads them from stderr and keeps every log line so tests can assert on them (and fail
 on unexpected ERROR lines).
+
+Every server runs on one OCPP transport (``--ocpp-transport``): the ``transport`` argument, else
+the one chosen for the running test module with :func:`use_transport` (the e2e conftest
+parametrizes each module over :data:`TRANSPORTS`), else ``CHARGEDECK_TEST_TRANSPORT``, else
+websockets.
 """
 
 from __future__ import annotations
@@ -20,6 +25,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 READY_TIMEOUT_S = 30.0
+TRANSPORTS = ("websockets", "picows")
+_chosen_transport: str | None = None
+
+
+def use_transport(transport: str | None) -> None:
+    """Make ``transport`` the default of the servers started from now on (None: the env/default)."""
+    global _chosen_transport
+    _chosen_transport = transport
+
+
+def default_transport() -> str:
+    return _chosen_transport or os.environ.get("CHARGEDECK_TEST_TRANSPORT") or "websockets"
+
+
 _LISTENING = re.compile(r"(ocpp|http) listening on (\S+):(\d+)")
 
 
@@ -91,7 +110,10 @@ def _reader(server: ServerProcess) -> None:
 
 
 def start_server(
-    database_url: str, extra_args: Sequence[str] = (), cwd: Path | None = None
+    database_url: str,
+    extra_args: Sequence[str] = (),
+    cwd: Path | None = None,
+    transport: str | None = None,
 ) -> ServerProcess:
     """Start ``chargedeck serve`` on 127.0.0.1 with free ports and wait until it listens."""
     args = [
@@ -107,6 +129,8 @@ def start_server(
         "0",
         "--database-url",
         database_url,
+        "--ocpp-transport",
+        transport or default_transport(),
         *extra_args,
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEDECK_")}
@@ -135,9 +159,12 @@ def start_server(
 
 @contextmanager
 def running_server(
-    database_url: str, extra_args: Sequence[str] = (), cwd: Path | None = None
+    database_url: str,
+    extra_args: Sequence[str] = (),
+    cwd: Path | None = None,
+    transport: str | None = None,
 ) -> Iterator[ServerProcess]:
-    server = start_server(database_url, extra_args, cwd)
+    server = start_server(database_url, extra_args, cwd, transport)
     try:
         yield server
     finally:

@@ -23,7 +23,7 @@ from chargedeck.config import Settings
 from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import Stations
 from chargedeck.server.api.app import build_api
-from chargedeck.server.ocpp_ws import OcppServer
+from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.store import open_store
 
 log = logging.getLogger("chargedeck.server")
@@ -59,12 +59,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     services = CsmsServices(
         store=store, settings=settings, clock=SystemClock(), stations=Stations()
     )
-    ocpp_server = OcppServer(services)
+    ocpp_server = OcppServer(services, transport_factory(settings.ocpp_transport))
     http_server: _EmbeddedUvicorn | None = None
     try:
         host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
         log.info(
-            "ocpp listening on %s:%d (chargers connect to ws://HOST:%d/ocpp/<ID>)", host, port, port
+            "ocpp listening on %s:%d (chargers connect to ws://HOST:%d/ocpp/<ID>; transport %s)",
+            host,
+            port,
+            port,
+            settings.ocpp_transport,
         )
         http_socket = _bind_http_socket(settings.http_host, settings.http_port)
         http_host, http_port = http_socket.getsockname()[:2]

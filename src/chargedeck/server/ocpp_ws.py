@@ -1,9 +1,9 @@
-"""The charger WebSocket edge: handshake, receive loop, writes, time-outs, shutdown.
+"""The charger WebSocket edge: handshake policy, receive loop, writes, time-outs, shutdown.
 
 A short loop around the sans-I/O session (STYLE rule 1): feed each text message in, run the
-handler of each CALL, write what the session has to send. Transport settings per DESIGN §4:
-websockets' new asyncio API, permessage-deflate off, frame size limit (1009 when exceeded),
-ping/pong.
+handler of each CALL, write what the session has to send. The WebSocket library sits behind
+``transport.py`` (DESIGN §4): ``ocpp_transport`` picks websockets (default) or picows; every rule
+here is written once for both.
 """
 
 from __future__ import annotations
@@ -13,12 +13,6 @@ import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
-
-from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
-from websockets.protocol import State
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
@@ -45,26 +39,54 @@ from chargedeck.ocpp.session import (
     Role,
 )
 from chargedeck.ocpp.v16.base import Message
+from chargedeck.server.transport import (
+    Accept,
+    AcceptAndClose,
+    CloseInfo,
+    HandshakeDecision,
+    HandshakeRequest,
+    Refuse,
+    TransportFactory,
+    TransportOptions,
+    TransportServer,
+    WebSocketLink,
+)
+
+# RFC 6455 §7.4.1 status codes the edge sends.
+NORMAL_CLOSURE = 1000
+GOING_AWAY = 1001
+PROTOCOL_ERROR = 1002
+UNSUPPORTED_DATA = 1003
+MESSAGE_TOO_BIG = 1009
 
 log = logging.getLogger(__name__)
 
 
-def _peer(connection: ServerConnection) -> str:
-    address = connection.remote_address
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
-
-
 class ChargePointConnection:
-    """One charger's live connection; the StationLink the application layer calls."""
+    """One charger's live connection: the StationLink the application layer calls and the
+    MessageHandler its transport feeds, one message at a time."""
 
-    __slots__ = ("_calls", "_services", "_session", "_timer", "_ws", "busy", "draining", "state")
+    __slots__ = (
+        "_calls",
+        "_on_closed",
+        "_services",
+        "_session",
+        "_timer",
+        "_ws",
+        "busy",
+        "draining",
+        "state",
+    )
 
     def __init__(
-        self, ws: ServerConnection, state: ConnectionState, services: CsmsServices
+        self,
+        ws: WebSocketLink,
+        state: ConnectionState,
+        services: CsmsServices,
+        on_closed: Callable[[ChargePointConnection], None],
     ) -> None:
         self._ws = ws
+        self._on_closed = on_closed
         self.state = state
         self._services = services
         self._session = OcppSession(Role.CSMS, services.settings.call_timeout_s)
@@ -77,7 +99,7 @@ class ChargePointConnection:
 
     async def call(self, request: Message, timeout_s: float | None = None) -> Message:
         """Send a CALL through the session's one-outstanding-call queue and await its answer."""
-        if self._ws.state is not State.OPEN:
+        if not self._ws.is_open:
             raise ChargePointDisconnected(self.state.charge_point_id)
         outgoing = self._session.send_call(request, self._services.clock.monotonic(), timeout_s)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
@@ -95,38 +117,47 @@ class ChargePointConnection:
     async def close(self, code: int, reason: str) -> None:
         await self._ws.close(code, reason)
 
-    # ---- receive loop --------------------------------------------------------------------
+    # ---- MessageHandler ----------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Serve the connection until it closes."""
-        ws = self._ws
+    async def receive_text(self, message: str) -> None:
+        """Handle one message: its events in order, then write what the session has to send."""
+        if self.draining:
+            return  # shutting down: unanswered, so the charger sends it again later
+        self.busy = True
         try:
-            async for message in ws:
-                if isinstance(message, bytes):
-                    log.warning(
-                        "charge point %s sent a binary frame; OCPP-J uses text frames only "
-                        "(OCPP-J 1.6 §4.1.2): closing with 1003",
-                        self.state.charge_point_id,
-                    )
-                    await ws.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not OCPP-J")
-                    break
-                if self.draining:
-                    break  # shutting down: unanswered, so the charger sends it again later
-                self.busy = True
-                try:
-                    events = self._session.receive_message(
-                        message, self._services.clock.monotonic()
-                    )
-                    for event in events:
-                        await self._handle(event)
-                    await self._flush()
-                finally:
-                    self.busy = False
-        except ConnectionClosed:
-            pass
+            events = self._session.receive_message(message, self._services.clock.monotonic())
+            for event in events:
+                await self._handle(event)
+            await self._flush()
         finally:
-            self._fail_pending_calls()
-        self._log_close()
+            self.busy = False
+
+    async def receive_binary(self, message: bytes) -> None:
+        if not self._ws.is_open:
+            return
+        log.warning(
+            "charge point %s sent a binary frame; OCPP-J uses text frames only "
+            "(OCPP-J 1.6 §4.1.2): closing with 1003",
+            self.state.charge_point_id,
+        )
+        await self._ws.close(UNSUPPORTED_DATA, "binary frames are not OCPP-J")
+
+    def closed(self, sent: CloseInfo | None, received: CloseInfo | None) -> None:
+        self._fail_pending_calls()
+        self._on_closed(self)
+        if sent is not None and sent.code == MESSAGE_TOO_BIG:
+            log.warning(
+                "charge point %s sent a message larger than %d bytes: closed with 1009",
+                self.state.charge_point_id,
+                self._services.settings.max_frame_bytes,
+            )
+        close = received if received is not None else sent
+        log.info(
+            "charge point %s disconnected (close code %s%s)",
+            self.state.charge_point_id,
+            close.code if close is not None else "none: connection lost",
+            f", {close.reason}" if close is not None and close.reason else "",
+        )
 
     async def _handle(self, event: Event) -> None:
         charge_point_id = self.state.charge_point_id
@@ -177,10 +208,7 @@ class ChargePointConnection:
         frames = self._session.frames_to_send()
         self._arm_timer()
         for frame in frames:
-            try:
-                await self._ws.send(frame, text=True)
-            except ConnectionClosed:
-                return
+            await self._ws.send_text(frame)
 
     def _arm_timer(self) -> None:
         deadline = self._session.next_deadline()
@@ -211,63 +239,37 @@ class ChargePointConnection:
             if not future.done():
                 future.set_exception(ChargePointDisconnected(self.state.charge_point_id))
 
-    def _log_close(self) -> None:
-        ws = self._ws
-        sent = ws.protocol.close_sent
-        received = ws.protocol.close_rcvd
-        if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
-            log.warning(
-                "charge point %s sent a message larger than %d bytes: closed with 1009",
-                self.state.charge_point_id,
-                self._services.settings.max_frame_bytes,
-            )
-        code = received.code if received is not None else sent.code if sent is not None else None
-        reason = (
-            received.reason if received is not None else sent.reason if sent is not None else ""
-        )
-        log.info(
-            "charge point %s disconnected (close code %s%s)",
-            self.state.charge_point_id,
-            code if code is not None else "none: connection lost",
-            f", {reason}" if reason else "",
-        )
-
 
 class OcppServer:
-    """Accepts charger connections on ``/…/<ChargePointID>`` and runs one loop per connection."""
+    """Accepts charger connections on ``/…/<ChargePointID>``; the transport carries the frames."""
 
-    def __init__(self, services: CsmsServices) -> None:
+    def __init__(self, services: CsmsServices, transport: TransportFactory | None = None) -> None:
         self._services = services
-        self._handshakes: dict[ServerConnection, tuple[ConnectionState, SubprotocolChoice]] = {}
+        self._transport_factory = transport
         self._connections: set[ChargePointConnection] = set()
-        self._server: Server | None = None
+        self._server: TransportServer | None = None
         self._draining = False
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen; returns the bound address (port 0 picks a free one)."""
         settings = self._services.settings
-        self._server = await serve(
-            self._serve_connection,
-            host,
-            port,
-            process_request=self._process_request,
-            select_subprotocol=self._select_subprotocol,
-            compression=None,
-            max_size=settings.max_frame_bytes,
-            ping_interval=settings.ping_interval_s,
-            ping_timeout=settings.ping_timeout_s,
-            close_timeout=settings.close_timeout_s,
-            server_header="ChargeDeck",
+        factory = self._transport_factory or transport_factory(settings.ocpp_transport)
+        self._server = factory(
+            self.receive_handshake,
+            TransportOptions(
+                max_frame_bytes=settings.max_frame_bytes,
+                ping_interval_s=settings.ping_interval_s,
+                ping_timeout_s=settings.ping_timeout_s,
+                close_timeout_s=settings.close_timeout_s,
+            ),
         )
-        sockname = next(iter(self._server.sockets)).getsockname()
-        return str(sockname[0]), int(sockname[1])
+        return await self._server.start(host, port)
 
     # ---- handshake -------------------------------------------------------------------------
 
-    async def _process_request(
-        self, connection: ServerConnection, request: Request
-    ) -> Response | None:
-        peer = _peer(connection)
+    async def receive_handshake(self, request: HandshakeRequest) -> HandshakeDecision:
+        """Decide an upgrade request: refuse it (HTTP status), accept it, or accept and close."""
+        peer = request.remote_address
         try:
             charge_point_id = ChargePointId(parse_charge_point_id(request.path))
             if self._draining:
@@ -283,45 +285,35 @@ class OcppServer:
                 )
         except HandshakeRefused as refused:
             log.warning("handshake from %s for %s refused: %s", peer, request.path[:120], refused)
-            return connection.respond(refused.status, refused.reason + "\n")
+            return Refuse(refused.status, refused.reason)
         state = ConnectionState(
             charge_point_id=charge_point_id,
             remote_address=peer,
             connected_at=self._services.clock.now(),
             registration=None if known is None else known.registration,
         )
-        offered = request.headers.get_all("Sec-WebSocket-Protocol")
-        protocols = [p.strip() for header in offered for p in header.split(",") if p.strip()]
-        self._handshakes[connection] = (state, choose_subprotocol(protocols))
-        return None
-
-    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
-        handshake = self._handshakes.get(connection)
-        if handshake is not None and handshake[1] is SubprotocolChoice.OCPP16:
-            return OCPP16_SUBPROTOCOL
-        return None
-
-    # ---- connections -----------------------------------------------------------------------
-
-    async def _serve_connection(self, ws: ServerConnection) -> None:
-        handshake = self._handshakes.pop(ws, None)
-        if handshake is None:  # process_request refused it; websockets does not call us then
-            return
-        state, choice = handshake
-        charge_point_id = state.charge_point_id
+        choice = choose_subprotocol(list(request.subprotocols))
         if choice is SubprotocolChoice.NOT_OFFERED:
             log.warning(
                 "charge point %s from %s did not offer subprotocol %s: handshake completed "
                 "without a subprotocol and closed (OCPP-J 1.6 §3.1.2)",
                 charge_point_id,
-                state.remote_address,
+                peer,
                 OCPP16_SUBPROTOCOL,
             )
-            await ws.close(CloseCode.PROTOCOL_ERROR, "subprotocol ocpp1.6 not offered")
-            return
+            return AcceptAndClose(PROTOCOL_ERROR, "subprotocol ocpp1.6 not offered")
         if choice is SubprotocolChoice.NONE_OFFERED:
             log.warning("charge point %s offered no subprotocol; assuming ocpp1.6", charge_point_id)
-        connection = ChargePointConnection(ws, state, self._services)
+            return Accept(None, lambda link: self._open(link, state))
+        return Accept(OCPP16_SUBPROTOCOL, lambda link: self._open(link, state))
+
+    # ---- connections -----------------------------------------------------------------------
+
+    def _open(self, link: WebSocketLink, state: ConnectionState) -> ChargePointConnection:
+        charge_point_id = state.charge_point_id
+        connection = ChargePointConnection(link, state, self._services, self._closed)
+        if self._draining:
+            connection.draining = True
         previous = self._services.stations.attach(connection)
         if previous is not None:
             log.warning(
@@ -330,7 +322,7 @@ class OcppServer:
                 state.remote_address,
             )
             asyncio.get_running_loop().create_task(
-                previous.close(CloseCode.NORMAL_CLOSURE, "replaced by a newer connection")
+                previous.close(NORMAL_CLOSURE, "replaced by a newer connection")
             )
         log.info(
             "charge point %s connected from %s (%s)",
@@ -339,11 +331,11 @@ class OcppServer:
             "registered" if state.registration else "not registered",
         )
         self._connections.add(connection)
-        try:
-            await connection.run()
-        finally:
-            self._connections.discard(connection)
-            self._services.stations.detach(connection)
+        return connection
+
+    def _closed(self, connection: ChargePointConnection) -> None:
+        self._connections.discard(connection)
+        self._services.stations.detach(connection)
 
     # ---- shutdown ----------------------------------------------------------------------------
 
@@ -352,7 +344,7 @@ class OcppServer:
         self._draining = True
         if self._server is None:
             return
-        self._server.close(close_connections=False)
+        self._server.stop_accepting()
         for connection in self._connections:
             connection.draining = True
         loop = asyncio.get_running_loop()
@@ -361,7 +353,18 @@ class OcppServer:
         while any(c.busy for c in self._connections) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
         await asyncio.gather(
-            *(c.close(CloseCode.GOING_AWAY, "server shutting down") for c in self._connections),
+            *(c.close(GOING_AWAY, "server shutting down") for c in list(self._connections)),
             return_exceptions=True,
         )
         await self._server.wait_closed()
+
+
+def transport_factory(name: str) -> TransportFactory:
+    """The adapter for the ``ocpp_transport`` setting; picows is imported only when chosen."""
+    if name == "picows":
+        from chargedeck.server.ws_picows import PicowsServer
+
+        return PicowsServer
+    from chargedeck.server.ws_websockets import WebsocketsServer
+
+    return WebsocketsServer

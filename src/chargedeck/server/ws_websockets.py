@@ -1,0 +1,133 @@
+"""The websockets transport (default): new asyncio API, one task per connection (DESIGN §4).
+
+permessage-deflate off (it costs about 50 KB per connection), ``max_size`` = max_frame_bytes
+(websockets closes with 1009), ping/pong by websockets' keepalive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+from chargedeck.server.transport import (
+    Accept,
+    AcceptAndClose,
+    CloseInfo,
+    HandshakeDecision,
+    HandshakeRequest,
+    ReceiveHandshake,
+    Refuse,
+    TransportOptions,
+)
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address)
+
+
+class _Link:
+    """WebSocketLink over a websockets ServerConnection."""
+
+    __slots__ = ("_ws",)
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self._ws = ws
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws.state is State.OPEN
+
+    async def send_text(self, frame: bytes) -> None:
+        try:
+            await self._ws.send(frame, text=True)
+        except ConnectionClosed:
+            return
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
+
+
+class WebsocketsServer:
+    """TransportServer on ``websockets.asyncio.server.serve``."""
+
+    def __init__(self, receive_handshake: ReceiveHandshake, options: TransportOptions) -> None:
+        self._receive_handshake = receive_handshake
+        self._options = options
+        self._decisions: dict[ServerConnection, HandshakeDecision] = {}
+        self._server: Server | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        options = self._options
+        self._server = await serve(
+            self._serve_connection,
+            host,
+            port,
+            process_request=self._process_request,
+            select_subprotocol=self._select_subprotocol,
+            compression=None,
+            max_size=options.max_frame_bytes,
+            ping_interval=options.ping_interval_s,
+            ping_timeout=options.ping_timeout_s,
+            close_timeout=options.close_timeout_s,
+            server_header="ChargeDeck",
+        )
+        sockname = next(iter(self._server.sockets)).getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    def stop_accepting(self) -> None:
+        if self._server is not None:
+            self._server.close(close_connections=False)
+
+    async def wait_closed(self) -> None:
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _process_request(
+        self, connection: ServerConnection, request: Request
+    ) -> Response | None:
+        offered = request.headers.get_all("Sec-WebSocket-Protocol")
+        handshake = HandshakeRequest(
+            path=request.path,
+            subprotocols=tuple(p.strip() for h in offered for p in h.split(",") if p.strip()),
+            headers=tuple(request.headers.raw_items()),
+            remote_address=_peer(connection),
+        )
+        decision = await self._receive_handshake(handshake)
+        if isinstance(decision, Refuse):
+            return connection.respond(decision.status, decision.reason + "\n")
+        self._decisions[connection] = decision
+        return None
+
+    def _select_subprotocol(self, connection: ServerConnection, offered: Any) -> Any:
+        decision = self._decisions.get(connection)
+        return decision.subprotocol if isinstance(decision, Accept) else None
+
+    async def _serve_connection(self, ws: ServerConnection) -> None:
+        decision = self._decisions.pop(ws, None)
+        if isinstance(decision, AcceptAndClose):
+            await ws.close(decision.code, decision.reason)
+            return
+        if not isinstance(decision, Accept):  # refused: websockets does not call us then
+            return
+        handler = decision.open(_Link(ws))
+        try:
+            async for message in ws:
+                if isinstance(message, str):
+                    await handler.receive_text(message)
+                else:
+                    await handler.receive_binary(message)
+        except ConnectionClosed:
+            pass
+        finally:
+            sent, received = ws.protocol.close_sent, ws.protocol.close_rcvd
+            handler.closed(
+                None if sent is None else CloseInfo(int(sent.code), sent.reason),
+                None if received is None else CloseInfo(int(received.code), received.reason),
+            )
