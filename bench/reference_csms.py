@@ -13,27 +13,16 @@ Usage: ``python bench/reference_csms.py [--host 127.0.0.1] [--port 0]``; charger
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import signal
 from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action, RegistrationStatus
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
-from websockets.typing import Subprotocol
 
-from _support import (
-    MAX_FRAME_BYTES,
-    OCPP_SUBPROTOCOL,
-    PING_INTERVAL_S,
-    announce_listening,
-    install_uvloop,
-    raise_open_files_limit,
-)
+from _support import run_server
 
 OCPP_PATH_PREFIX = "/ocpp/"
 HEARTBEAT_INTERVAL_S = 300
@@ -80,32 +69,8 @@ async def serve_charge_point(connection: ServerConnection) -> None:
         return
 
 
-async def serve_until_stopped(host: str, port: int) -> None:
-    stop = asyncio.get_running_loop().create_future()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(signum, stop.set_result, None)
-    async with serve(
-        serve_charge_point,
-        host,
-        port,
-        compression=None,
-        subprotocols=[Subprotocol(OCPP_SUBPROTOCOL)],
-        max_size=MAX_FRAME_BYTES,
-        ping_interval=PING_INTERVAL_S,
-    ) as server:
-        bound_port = next(iter(server.sockets)).getsockname()[1]
-        announce_listening(host, bound_port)
-        await stop
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    arguments = parser.parse_args()
-    raise_open_files_limit()
-    install_uvloop()
-    asyncio.run(serve_until_stopped(arguments.host, arguments.port))
+    run_server(serve_charge_point, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":
