@@ -107,7 +107,13 @@ def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
     except SettingsError as exc:
         raise _fail(str(exc)) from None
     configure_logging(settings.log_level)
-    run(settings)
+    from chargedeck.server.app import StartupError
+    from chargedeck.store.errors import StoreError
+
+    try:
+        run(settings)
+    except (StartupError, StoreError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command(help="Create or upgrade the database schema (serve does this too).")

@@ -287,3 +287,25 @@ async def test_transactions_list_shows_a_session_recorded_from_a_charger(
     assert record["started_at"] == "2026-03-01T10:00:00Z"
     assert record["stopped_at"] == "2026-03-01T11:00:00Z"
     assert record["stop_reason"] == "EVDisconnected"
+
+
+def test_serve_on_a_port_in_use_exits_2_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = chargedeck(
+            "serve",
+            "--ocpp-host",
+            "127.0.0.1",
+            "--ocpp-port",
+            str(port),
+            "--http-port",
+            "0",
+            cwd=tmp_path,
+        )
+    assert result.returncode == 2, result.stderr
+    assert sentence(result.stderr).endswith(
+        f"error: cannot listen for chargers on 127.0.0.1:{port}: Address already in use; "
+        "change ocpp_host/ocpp_port"
+    ), result.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import socket
 import sys
@@ -46,6 +47,15 @@ def _bind_http_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class StartupError(Exception):
+    """The server cannot start: the sentence names the setting to change."""
+
+
+def _cannot_listen(what: str, keys: str, host: str, port: int, exc: OSError) -> StartupError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)  # uvloop leaves strerror empty
+    return StartupError(f"cannot listen for {what} on {host}:{port}: {reason}; change {keys}")
+
+
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down gracefully."""
     stop_event = stop or asyncio.Event()
@@ -62,7 +72,12 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     ocpp_server = OcppServer(services, transport_factory(settings.ocpp_transport))
     http_server: _EmbeddedUvicorn | None = None
     try:
-        host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
+        try:
+            host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
+        except OSError as exc:
+            raise _cannot_listen(
+                "chargers", "ocpp_host/ocpp_port", settings.ocpp_host, settings.ocpp_port, exc
+            ) from exc
         log.info(
             "ocpp listening on %s:%d (chargers connect to ws://HOST:%d/ocpp/<ID>; transport %s)",
             host,
@@ -70,7 +85,16 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             port,
             settings.ocpp_transport,
         )
-        http_socket = _bind_http_socket(settings.http_host, settings.http_port)
+        try:
+            http_socket = _bind_http_socket(settings.http_host, settings.http_port)
+        except OSError as exc:
+            raise _cannot_listen(
+                "the operator API",
+                "http_host/http_port",
+                settings.http_host,
+                settings.http_port,
+                exc,
+            ) from exc
         http_host, http_port = http_socket.getsockname()[:2]
         config = uvicorn.Config(
             build_api(services), lifespan="off", log_level="warning", access_log=False
