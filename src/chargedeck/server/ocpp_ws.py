@@ -51,6 +51,7 @@ from chargedeck.server.transport import (
     TransportServer,
     WebSocketLink,
 )
+from chargedeck.store.errors import StoreUnavailable
 
 # RFC 6455 §7.4.1 status codes the edge sends.
 NORMAL_CLOSURE = 1000
@@ -274,9 +275,17 @@ class OcppServer:
             charge_point_id = ChargePointId(parse_charge_point_id(request.path))
             if self._draining:
                 raise HandshakeRefused(HTTPStatus.SERVICE_UNAVAILABLE, "server is shutting down")
-            known = await self._services.store.charge_points.get_charge_point(charge_point_id)
+            try:
+                registration = await self._services.store.registrations.registration_of(
+                    charge_point_id
+                )
+            except StoreUnavailable as exc:
+                log.error("handshake of %s: store unavailable: %s", charge_point_id, exc)
+                raise HandshakeRefused(
+                    HTTPStatus.SERVICE_UNAVAILABLE, "the CSMS cannot read its store; retry later"
+                ) from exc
             if (
-                known is None
+                registration is None
                 and self._services.settings.unknown_charge_points is UnknownChargePointPolicy.REJECT
             ):
                 raise HandshakeRefused(
@@ -290,7 +299,7 @@ class OcppServer:
             charge_point_id=charge_point_id,
             remote_address=peer,
             connected_at=self._services.clock.now(),
-            registration=None if known is None else known.registration,
+            registration=registration,
         )
         choice = choose_subprotocol(list(request.subprotocols))
         if choice is SubprotocolChoice.NOT_OFFERED:

@@ -21,6 +21,7 @@ from chargedeck.store.connectors import Connectors
 from chargedeck.store.engine import Database, create_database
 from chargedeck.store.id_tags import IdTags
 from chargedeck.store.notifications import Notifications
+from chargedeck.store.registrations import RegistrationLookup
 from chargedeck.store.transactions import Transactions
 
 __all__ = ["Store", "migrate", "open_store"]
@@ -36,6 +37,7 @@ class Store:
         self.id_tags = IdTags(database)
         self.transactions = Transactions(database)
         self.notifications = Notifications(database)
+        self.registrations = RegistrationLookup(database)
         self.writer = writer
 
     async def close(self) -> None:
