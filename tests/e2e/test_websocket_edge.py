@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, running_server
 
 BOOT = {"chargePointVendor": "Wall Box Chargers", "chargePointModel": "PLP1"}
 
@@ -160,3 +162,15 @@ async def test_a_message_id_used_again_on_the_connection_is_a_generic_error(
     server.wait_for_log(
         r"DUPID: CALL same \(StartTransaction\) refused with GenericError: message id"
     )
+
+
+async def test_a_handshake_when_the_store_fails_is_refused_with_503(tmp_path: Path) -> None:
+    database = tmp_path / "broken.db"
+    with running_server(f"sqlite:///{database}", cwd=tmp_path) as broken:
+        with sqlite3.connect(database) as admin:
+            admin.execute("DROP TABLE charge_points")
+        with pytest.raises(websockets.InvalidStatus) as refused:
+            await connect(broken, "NOSTORE")
+        assert refused.value.response.status_code == 503
+        broken.wait_for_log(r"refused: 503 Service Unavailable: the CSMS cannot read its store")
+        broken.wait_for_log(r"ERROR .*handshake of NOSTORE: store unavailable")
