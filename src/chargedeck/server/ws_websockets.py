@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
@@ -116,6 +117,7 @@ class WebsocketsServer:
             return
         if not isinstance(decision, Accept):  # refused: websockets does not call us then
             return
+        _forget_handshake_headers(ws)
         handler = decision.open(_Link(ws))
         try:
             async for message in ws:
@@ -131,3 +133,16 @@ class WebsocketsServer:
                 None if sent is None else CloseInfo(int(sent.code), sent.reason),
                 None if received is None else CloseInfo(int(received.code), received.reason),
             )
+
+
+def _forget_handshake_headers(ws: ServerConnection) -> None:
+    """Drop the handshake's request and response headers once the connection is open.
+
+    websockets keeps both for the life of the connection; the edge took what it needs when it
+    decided the handshake. Measured with tracemalloc: about 3 KB per connection, a sixth of an
+    idle charger's memory (DESIGN §4 budget: 18 KB).
+    """
+    if ws.request is not None:
+        ws.request.headers = Headers()
+    if ws.response is not None:
+        ws.response.headers = Headers()
