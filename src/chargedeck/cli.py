@@ -27,6 +27,7 @@ from rich.table import Table
 
 from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
 from chargedeck.domain.charge_points import Registration
+from chargedeck.domain.id_tags import check_id_tag
 from chargedeck.domain.ids import ChargePointId, IdTag
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 
@@ -83,6 +84,14 @@ def _run_store(config: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+
+
+def _report(record: Any, as_json: bool, sentence: str) -> None:
+    """What a store command did: the record as JSON with --json, else one sentence."""
+    if as_json:
+        _print_json(record)
+    else:
+        console.print(sentence)
 
 
 def _check_charge_point_id(text: str) -> ChargePointId:
@@ -168,10 +177,7 @@ def charge_points_add(
             raise _fail(f"charge point {checked!r} is already registered") from None
 
     record = _run_store(config, work)
-    if as_json:
-        _print_json(record)
-    else:
-        console.print(f"registered charge point {record.id}")
+    _report(record, as_json, f"registered charge point {record.id}")
 
 
 @charge_points_app.command("adopt", help="Adopt a charge point waiting in the inbox.")
@@ -189,10 +195,7 @@ def charge_points_adopt(
             raise _fail(f"charge point {checked!r} is not in the inbox") from None
 
     record = _run_store(config, work)
-    if as_json:
-        _print_json(record)
-    else:
-        console.print(f"adopted charge point {record.id}; it is accepted on its next boot")
+    _report(record, as_json, f"adopted charge point {record.id}; it is accepted on its next boot")
 
 
 # ---- id tags ---------------------------------------------------------------------------------
@@ -212,8 +215,12 @@ def id_tags_add(
 ) -> None:
     from chargedeck.store import errors as store_errors
 
-    if not 1 <= len(id_tag) <= 20:
-        raise _fail(f"id tag must be 1 to 20 characters (OCPP 1.6 IdToken), got {len(id_tag)}")
+    try:
+        check_id_tag(id_tag)
+        if parent is not None:
+            check_id_tag(parent, "--parent")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
     expiry_date = None
     if expiry is not None:
         try:
@@ -237,10 +244,7 @@ def id_tags_add(
             raise _fail(f"id tag {id_tag!r} already exists") from None
 
     record = _run_store(config, work)
-    if as_json:
-        _print_json(record)
-    else:
-        console.print(f"added id tag {record.id_tag}")
+    _report(record, as_json, f"added id tag {record.id_tag}")
 
 
 @id_tags_app.command("list", help="List id tags.")

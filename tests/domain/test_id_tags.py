@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chargedeck.domain.id_tags import AuthorizationStatus, KnownIdTag, authorize
+import pytest
+
+from chargedeck.domain.id_tags import AuthorizationStatus, KnownIdTag, authorize, check_id_tag
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -44,3 +46,13 @@ def test_id_tag_past_its_expiry_is_expired() -> None:
 def test_blocked_wins_over_expired() -> None:
     decision = authorize(tag(blocked=True, expiry_date=NOW - timedelta(days=1)), NOW)
     assert decision.status is AuthorizationStatus.BLOCKED
+
+
+def test_an_id_tag_of_20_characters_is_an_id_token() -> None:
+    assert check_id_tag("A" * 20) == "A" * 20
+
+
+@pytest.mark.parametrize("text", ["", "A" * 21])
+def test_an_empty_or_over_long_id_tag_is_refused_with_its_length(text: str) -> None:
+    with pytest.raises(ValueError, match=f"1 to 20 characters .* got {len(text)}"):
+        check_id_tag(text)

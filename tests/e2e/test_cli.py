@@ -111,6 +111,14 @@ def test_an_id_tag_of_21_characters_exits_2_with_the_reason(tmp_path: Path) -> N
     )
 
 
+def test_a_parent_id_tag_of_21_characters_exits_2_with_the_reason(tmp_path: Path) -> None:
+    result = chargedeck("id-tags", "add", "CHILD", "--parent", "P" * 21, cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: --parent must be 1 to 20 characters (OCPP 1.6 IdToken), got 21"
+    )
+
+
 def test_an_expiry_without_a_time_zone_exits_2_with_the_reason(tmp_path: Path) -> None:
     result = chargedeck(
         "id-tags", "add", "04A2B3C4", "--expiry", "2027-01-01T00:00:00", cwd=tmp_path

@@ -6,6 +6,19 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+# OCPP 1.6 §7.28 IdToken is a CiString20Type: what a charger sends for a card, at most 20 chars.
+MAX_ID_TAG_LENGTH = 20
+
+
+def check_id_tag(text: str, what: str = "id tag") -> str:
+    """An id tag an operator typed, checked against IdToken; ValueError says why."""
+    if not 1 <= len(text) <= MAX_ID_TAG_LENGTH:
+        raise ValueError(
+            f"{what} must be 1 to {MAX_ID_TAG_LENGTH} characters (OCPP 1.6 IdToken), "
+            f"got {len(text)}"
+        )
+    return text
+
 
 class AuthorizationStatus(enum.StrEnum):
     """OCPP 1.6 §7.2 AuthorizationStatus."""

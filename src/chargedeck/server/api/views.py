@@ -10,6 +10,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
+from chargedeck.domain.id_tags import MAX_ID_TAG_LENGTH
+
 
 class View(msgspec.Struct, frozen=True, kw_only=True):
     """Base of API bodies."""
@@ -136,7 +138,7 @@ class NewChargePoint(View, frozen=True, kw_only=True):
 
 
 # OCPP 1.6 IdToken: CiString20 (§7.28); times with a zone, as on the wire.
-IdTagText = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
+IdTagText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_TAG_LENGTH)]
 ZonedDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
 
 
