@@ -103,14 +103,16 @@ async def _body(request: Request, body_type: type[BodyT]) -> BodyT:
 
 
 def _charge_point_id(request: Request) -> ChargePointId:
-    """The id in the path, already percent-decoded by the router, checked like a charger's."""
-    raw: str = request.path_params["charge_point_id"]
+    """The id in the path, already percent-decoded by the router: a bad one is a 400."""
+    return _checked_charge_point_id(request.path_params["charge_point_id"], HTTPStatus.BAD_REQUEST)
+
+
+def _checked_charge_point_id(text: str, status: HTTPStatus) -> ChargePointId:
+    """An id taken literally and checked like a charger's; a bad one is ``status``."""
     try:
-        return ChargePointId(check_charge_point_id(raw))
+        return ChargePointId(check_charge_point_id(text))
     except HandshakeRefused as refused:
-        raise ApiProblem(
-            HTTPStatus.BAD_REQUEST, "invalid-charge-point-id", refused.reason
-        ) from None
+        raise ApiProblem(status, "invalid-charge-point-id", refused.reason) from None
 
 
 # OCPP 1.6 transactionId is an integer; ChargeDeck hands out 1 .. 2^31-1 (int32 on chargers).
@@ -216,7 +218,7 @@ class Api:
 
     async def add_charge_point(self, request: Request) -> Response:
         body = await _body(request, NewChargePoint)
-        charge_point_id = _charge_point_id_from_text(body.id)
+        charge_point_id = _checked_charge_point_id(body.id, HTTPStatus.UNPROCESSABLE_ENTITY)
         try:
             record = await self.services.store.charge_points.add_charge_point(
                 charge_point_id, Registration(body.registration), self.services.clock.now()
@@ -442,16 +444,6 @@ class Api:
                 HTTPStatus.CONFLICT, "id-tag-exists", f"id tag {body.id_tag!r} already exists"
             ) from None
         return _json(self._id_tag_view(record), status=201)
-
-
-def _charge_point_id_from_text(text: str) -> ChargePointId:
-    """An id the operator typed, taken literally."""
-    try:
-        return ChargePointId(check_charge_point_id(text))
-    except HandshakeRefused as refused:
-        raise ApiProblem(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-charge-point-id", refused.reason
-        ) from None
 
 
 # ---- the route table ----------------------------------------------------------------------
