@@ -47,23 +47,8 @@ async def test_adding_a_charge_point_twice_raises_already_exists(
         await store.charge_points.add_charge_point(CP, Registration.PENDING, now)
 
 
-async def test_unknown_charger_lands_in_the_inbox_as_pending(store: Store, now: datetime) -> None:
-    record = await store.charge_points.ensure_pending_charge_point(CP, now)
-    assert record.registration is Registration.PENDING
-    assert record.first_seen_at == now
-
-
-async def test_ensure_pending_leaves_a_registered_charger_registered(
-    store: Store, now: datetime
-) -> None:
-    await store.charge_points.add_charge_point(CP, Registration.REGISTERED, now)
-    record = await store.charge_points.ensure_pending_charge_point(CP, now + timedelta(1))
-    assert record.registration is Registration.REGISTERED
-    assert record.created_at == now
-
-
 async def test_adopting_registers_a_pending_charger(store: Store, now: datetime) -> None:
-    await store.charge_points.ensure_pending_charge_point(CP, now)
+    await store.charge_points.add_charge_point(CP, Registration.PENDING, now)
     later = now + timedelta(minutes=5)
     adopted = await store.charge_points.adopt_charge_point(CP, later)
     assert adopted.registration is Registration.REGISTERED
@@ -71,7 +56,7 @@ async def test_adopting_registers_a_pending_charger(store: Store, now: datetime)
 
 
 async def test_adopting_twice_keeps_the_first_adoption_time(store: Store, now: datetime) -> None:
-    await store.charge_points.ensure_pending_charge_point(CP, now)
+    await store.charge_points.add_charge_point(CP, Registration.PENDING, now)
     await store.charge_points.adopt_charge_point(CP, now)
     again = await store.charge_points.adopt_charge_point(CP, now + timedelta(days=1))
     assert again.adopted_at == now
@@ -84,8 +69,8 @@ async def test_adopting_an_unknown_charger_raises_not_found(store: Store, now: d
 
 async def test_listing_filters_by_registration(store: Store, now: datetime) -> None:
     await store.charge_points.add_charge_point(ChargePointId("B"), Registration.REGISTERED, now)
-    await store.charge_points.ensure_pending_charge_point(ChargePointId("A"), now)
-    await store.charge_points.ensure_pending_charge_point(ChargePointId("C"), now)
+    await store.charge_points.add_charge_point(ChargePointId("A"), Registration.PENDING, now)
+    await store.charge_points.add_charge_point(ChargePointId("C"), Registration.PENDING, now)
     every = await store.charge_points.list_charge_points()
     pending = await store.charge_points.list_charge_points(Registration.PENDING)
     assert [record.id for record in every] == ["A", "B", "C"]

@@ -16,7 +16,7 @@ from chargedeck.store.errors import StoreUnavailable
 
 async def test_each_lookup_gets_its_own_chargers_registration(store: Store, now: datetime) -> None:
     await store.charge_points.add_charge_point(ChargePointId("A"), Registration.REGISTERED, now)
-    await store.charge_points.ensure_pending_charge_point(ChargePointId("B"), now)
+    await store.charge_points.add_charge_point(ChargePointId("B"), Registration.PENDING, now)
     found = await asyncio.gather(
         *(store.registrations.registration_of(ChargePointId(i)) for i in ("A", "B", "C", "A"))
     )

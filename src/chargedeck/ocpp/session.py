@@ -295,9 +295,3 @@ class OcppSession:
         """Take the encoded frames produced so far, in order."""
         frames, self._frames = self._frames, []
         return frames
-
-    def pending_calls(self) -> list[OutgoingCall]:
-        """The outstanding call (if any) and the queued ones, e.g. to fail them on disconnect."""
-        calls = [] if self._outstanding is None else [self._outstanding]
-        calls.extend(self._queued)
-        return calls

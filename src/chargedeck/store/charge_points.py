@@ -47,29 +47,6 @@ class ChargePoints:
             raise AlreadyExists(f"charge point {charge_point_id!r} exists already")
         return to_record(ChargePointRecord, row)
 
-    async def ensure_pending_charge_point(
-        self, charge_point_id: ChargePointId, now: datetime
-    ) -> ChargePointRecord:
-        """Put a charger we do not know in the adoption inbox (DESIGN §10
-        ``unknown_charge_points = inbox``); a known one is returned unchanged.
-        """
-        statement = (
-            dialect_insert(self._db.dialect_name, charge_points)
-            .values(
-                id=charge_point_id,
-                registration=Registration.PENDING.value,
-                first_seen_at=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=[_T.id])
-            .returning(*charge_points.c)
-        )
-        async with self._db.write() as connection:
-            row = (await connection.execute(statement)).first()
-            if row is None:
-                row = (await connection.execute(_SELECT_ONE, {"id": charge_point_id})).one()
-        return to_record(ChargePointRecord, row)
-
     async def adopt_charge_point(
         self, charge_point_id: ChargePointId, now: datetime
     ) -> ChargePointRecord:
