@@ -71,6 +71,28 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """DataTransfer vendorIds recorded and answered Accepted; others get UnknownVendorId."""
     log_level: str = "INFO"
     """Python logging level name."""
+    min_security_profile: Annotated[int, msgspec.Meta(ge=0, le=3)] = 0
+    """Lowest security profile any charger may connect with (Security Whitepaper ed.3): 1 refuses
+    chargers without a password, 2 refuses plain ws, 3 requires client certificates."""
+    tls_cert: str = ""
+    """PEM server certificate chain (leaf first); with tls_key it enables wss:// on ocpp_tls_port.
+    Several files may be given separated by commas (e.g. an RSA and an ECDSA certificate)."""
+    tls_key: str = ""
+    """PEM private key(s) of tls_cert, in the same order."""
+    tls_ca: str = ""
+    """PEM CA certificate(s) that charger client certificates must chain to (profile 3)."""
+    ocpp_tls_port: Port = 9443
+    """wss:// port for profiles 2 and 3 when tls_cert is set; the ws:// ocpp_port stays open for
+    profiles 0 and 1 and refuses profile 2/3 chargers with the reason."""
+    tls_handshake_timeout_s: PositiveSeconds = 10.0
+    """How long a charger may take to complete the TLS handshake."""
+    tls_reload_interval_s: PositiveSeconds = 10.0
+    """How often the certificate files are checked for changes (hot reload, no disconnects)."""
+    auth_failures_before_backoff: Annotated[int, msgspec.Meta(ge=1)] = 5
+    """Failed connection attempts (per remote address and per charge point id) before further
+    attempts are refused with 429 for a growing back-off."""
+    auth_backoff_max_s: PositiveSeconds = 300.0
+    """Longest back-off after repeated failed attempts."""
 
     def __post_init__(self) -> None:
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):

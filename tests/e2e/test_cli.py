@@ -23,6 +23,7 @@ import pytest
 from ocpp.v16 import call
 from ocpp.v16.enums import RegistrationStatus
 
+from chargedeck.store import migrations
 from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
 from tests.support.server import ServerProcess, running_server
 
@@ -141,7 +142,7 @@ def test_migrate_creates_the_schema_at_the_latest_revision(tmp_path: Path) -> No
     assert result.stdout == "database schema is up to date\n"
     with sqlite3.connect(tmp_path / "x.db") as db:
         revisions = db.execute("SELECT version_num FROM alembic_version").fetchall()
-    assert revisions == [("0001",)]
+    assert revisions == [(migrations.HEAD_REVISION,)]
 
 
 def test_serve_with_a_bad_port_exits_2_naming_the_key_and_the_value(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ async def test_downgrade_to_base_drops_every_table_and_upgrade_restores_them(
         assert await migrations.current_revision(database) is None
         await migrations.upgrade(database)
         assert await _table_names(database_url) == TABLES
-        assert await migrations.current_revision(database) == "0001"
+        assert await migrations.current_revision(database) == migrations.HEAD_REVISION
     finally:
         await database.dispose()
 
@@ -64,3 +64,10 @@ async def test_migrated_schema_matches_schema_py(database_url: str) -> None:
     finally:
         await database.dispose()
     assert diff == []
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(migrations.alembic_config()).get_heads()
+    assert heads == [migrations.HEAD_REVISION]

@@ -48,6 +48,13 @@ charge_points = sa.Table(
     sa.Column("last_heartbeat_at", UtcDateTime),
     sa.Column("adopted_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Security Whitepaper ed.3: the profile the charger must connect with (0-3), the profile it
+    # was asked to move to and has not yet connected with (both accepted until it does), and the
+    # AuthorizationKey as a salted hash (A01.FR.08), never the key itself.
+    sa.Column("security_profile", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("pending_security_profile", sa.Integer),
+    sa.Column("authorization_key_hash", sa.Text),
+    sa.Column("authorization_key_set_at", UtcDateTime),
     sa.CheckConstraint("registration IN ('registered', 'pending')", name="registration"),
 )
 sa.Index("ix_charge_points_registration", charge_points.c.registration)
@@ -268,4 +275,119 @@ sa.Index(
     "ix_data_transfers_charge_point_id_id",
     data_transfers.c.charge_point_id,
     data_transfers.c.id,
+)
+
+
+# Refused charger connections, one row per (charger, remote host, reason) with a count: a flood of
+# bad attempts grows a counter, not the table. charge_point_id '' = not known (TLS refused).
+connection_rejections = sa.Table(
+    "connection_rejections",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("remote_host", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("first_at", UtcDateTime, nullable=False),
+    sa.Column("last_at", UtcDateTime, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("charge_point_id", "remote_host", "reason"),
+)
+sa.Index(
+    "ix_connection_rejections_charge_point_id_last_at",
+    connection_rejections.c.charge_point_id,
+    connection_rejections.c.last_at,
+)
+sa.Index("ix_connection_rejections_last_at", connection_rejections.c.last_at)
+
+security_events = sa.Table(
+    "security_events",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    # Security Whitepaper ed.3 §4: type is free text (<= 50), not an enum; unknown types are kept.
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("timestamp", UtcDateTime, nullable=False),
+    sa.Column("tech_info", sa.Text),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+sa.Index(
+    "ix_security_events_charge_point_id_id", security_events.c.charge_point_id, security_events.c.id
+)
+
+
+def _request_status_notifications(name: str) -> sa.Table:
+    """LogStatusNotification / SignedFirmwareStatusNotification: a status and its requestId."""
+    table = sa.Table(
+        name,
+        metadata,
+        sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+        sa.Column("charge_point_id", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("request_id", sa.Integer),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+    )
+    sa.Index(f"ix_{name}_charge_point_id_id", table.c.charge_point_id, table.c.id)
+    return table
+
+
+log_status_notifications = _request_status_notifications("log_status_notifications")
+signed_firmware_status_notifications = _request_status_notifications(
+    "signed_firmware_status_notifications"
+)
+
+# Certificates ChargeDeck's CA issued (charger client certificates, signed CSRs, server
+# certificates): what the operator sees and can revoke. serial_number is lower-case hex.
+issued_certificates = sa.Table(
+    "issued_certificates",
+    metadata,
+    sa.Column("serial_number", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("charge_point_id", sa.Text),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("not_before", UtcDateTime, nullable=False),
+    sa.Column("not_after", UtcDateTime, nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('server', 'charger', 'signed_csr')", name="kind"),
+)
+
+# The operator-revoked list checked on every profile 3 handshake: serials of any CA's
+# certificates (the operator may bring their own CA), lower-case hex.
+revoked_certificates = sa.Table(
+    "revoked_certificates",
+    metadata,
+    sa.Column("serial_number", sa.Text, primary_key=True),
+    sa.Column("charge_point_id", sa.Text),
+    sa.Column("reason", sa.Text),
+    sa.Column("revoked_at", UtcDateTime, nullable=False),
+)
+
+operator_users = sa.Table(
+    "operator_users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.Text, nullable=False, unique=True),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("disabled_at", UtcDateTime),
+    sa.CheckConstraint("scope IN ('read', 'operate', 'admin')", name="scope"),
+)
+
+# API tokens are random 256-bit secrets: a SHA-256 of the token is enough to find and check it
+# (no salt or slow hash needed for high-entropy secrets), and cheap on every request.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("operator_users.id", ondelete="CASCADE")),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("token_prefix", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime),
+    sa.Column("expires_at", UtcDateTime),
+    sa.Column("revoked_at", UtcDateTime),
+    sa.CheckConstraint("scope IN ('read', 'operate', 'admin')", name="scope"),
 )

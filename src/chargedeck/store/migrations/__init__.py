@@ -20,6 +20,8 @@ from chargedeck.store.engine import Database
 from chargedeck.store.errors import StoreUnavailable
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent
+HEAD_REVISION: Final = "0002"
+"""The newest revision in versions/ (a test checks that Alembic agrees)."""
 
 # Any constant shared by all ChargeDeck processes; "CDMIGRAT" in ASCII.
 _POSTGRES_MIGRATION_LOCK: Final = 0x43444D4947524154

@@ -11,25 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import msgspec
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from chargedeck.cli._support import (
+    ConfigOption,
+    JsonOption,
+    checked_charge_point_id,
+    console,
+    database_url,
+    fail,
+    now,
+    print_json,
+    report,
+    run_store,
+    time_text,
+)
 from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.id_tags import check_id_tag
 from chargedeck.domain.ids import ChargePointId, IdTag
-from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="ChargeDeck OCPP 1.6J CSMS")
 charge_points_app = typer.Typer(no_args_is_help=True, help="Charge points in the store")
@@ -38,67 +45,6 @@ transactions_app = typer.Typer(no_args_is_help=True, help="Charging sessions in 
 app.add_typer(charge_points_app, name="charge-points")
 app.add_typer(id_tags_app, name="id-tags")
 app.add_typer(transactions_app, name="transactions")
-
-# Markup off: ids and tags typed by operators may contain "[...]", which rich would eat.
-console = Console(markup=False, highlight=False)
-T = TypeVar("T")
-
-ConfigOption = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (default ./chargedeck.toml)")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
-
-
-def _fail(message: str) -> typer.Exit:
-    """Print ``error: <sentence>`` on one line of stderr (never parsed as markup) and exit 2."""
-    sys.stderr.write(f"error: {message}\n")
-    return typer.Exit(code=2)
-
-
-def _database_url(config: Path | None) -> str:
-    try:
-        return build_settings(config_file=config).database_url
-    except SettingsError as exc:
-        raise _fail(str(exc)) from None
-
-
-def _run_store(config: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the store (migrating it), run ``work(store)``, close it."""
-    from chargedeck.store import errors as store_errors
-    from chargedeck.store import open_store
-
-    database_url = _database_url(config)
-
-    async def main() -> T:
-        store = await open_store(database_url, migrate=True)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except store_errors.StoreError as exc:
-        raise _fail(str(exc) or type(exc).__name__) from None
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
-
-
-def _report(record: Any, as_json: bool, sentence: str) -> None:
-    """What a store command did: the record as JSON with --json, else one sentence."""
-    if as_json:
-        _print_json(record)
-    else:
-        console.print(sentence)
-
-
-def _check_charge_point_id(text: str) -> ChargePointId:
-    try:
-        return ChargePointId(check_charge_point_id(text))
-    except HandshakeRefused as refused:
-        raise _fail(refused.reason) from None
 
 
 @app.command(
@@ -114,7 +60,7 @@ def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
     try:
         settings = build_settings(config_file=config, flags=parse_flag_args(ctx.args))
     except SettingsError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     configure_logging(settings.log_level)
     from chargedeck.server.app import StartupError
     from chargedeck.store.errors import StoreError
@@ -122,15 +68,14 @@ def serve(ctx: typer.Context, config: ConfigOption = None) -> None:
     try:
         run(settings)
     except (StartupError, StoreError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @app.command(help="Create or upgrade the database schema (serve does this too).")
 def migrate(config: ConfigOption = None) -> None:
     from chargedeck.store import migrate as migrate_store
 
-    database_url = _database_url(config)
-    asyncio.run(migrate_store(database_url))
+    asyncio.run(migrate_store(database_url(config)))
     console.print("database schema is up to date")
 
 
@@ -139,9 +84,9 @@ def migrate(config: ConfigOption = None) -> None:
 
 @charge_points_app.command("list", help="List charge points (registered and pending).")
 def charge_points_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    records = _run_store(config, lambda store: store.charge_points.list_charge_points(None))
+    records = run_store(config, lambda store: store.charge_points.list_charge_points(None))
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
     table = Table("id", "registration", "vendor", "model", "firmware", "last boot")
     for r in records:
@@ -151,7 +96,7 @@ def charge_points_list(config: ConfigOption = None, as_json: JsonOption = False)
             r.vendor or "",
             r.model or "",
             r.firmware_version or "",
-            _time(r.last_boot_at),
+            time_text(r.last_boot_at),
         )
     console.print(table)
 
@@ -166,18 +111,18 @@ def charge_points_add(
 ) -> None:
     from chargedeck.store import errors as store_errors
 
-    checked = _check_charge_point_id(charge_point_id)
+    checked = checked_charge_point_id(charge_point_id)
 
     async def work(store: Any) -> Any:
         try:
             return await store.charge_points.add_charge_point(
-                checked, Registration.REGISTERED, _now()
+                checked, Registration.REGISTERED, now()
             )
         except store_errors.AlreadyExists:
-            raise _fail(f"charge point {checked!r} is already registered") from None
+            raise fail(f"charge point {checked!r} is already registered") from None
 
-    record = _run_store(config, work)
-    _report(record, as_json, f"registered charge point {record.id}")
+    record = run_store(config, work)
+    report(record, as_json, f"registered charge point {record.id}")
 
 
 @charge_points_app.command("adopt", help="Adopt a charge point waiting in the inbox.")
@@ -186,16 +131,16 @@ def charge_points_adopt(
 ) -> None:
     from chargedeck.store import errors as store_errors
 
-    checked = _check_charge_point_id(charge_point_id)
+    checked = checked_charge_point_id(charge_point_id)
 
     async def work(store: Any) -> Any:
         try:
-            return await store.charge_points.adopt_charge_point(checked, _now())
+            return await store.charge_points.adopt_charge_point(checked, now())
         except store_errors.NotFound:
-            raise _fail(f"charge point {checked!r} is not in the inbox") from None
+            raise fail(f"charge point {checked!r} is not in the inbox") from None
 
-    record = _run_store(config, work)
-    _report(record, as_json, f"adopted charge point {record.id}; it is accepted on its next boot")
+    record = run_store(config, work)
+    report(record, as_json, f"adopted charge point {record.id}; it is accepted on its next boot")
 
 
 # ---- id tags ---------------------------------------------------------------------------------
@@ -220,15 +165,15 @@ def id_tags_add(
         if parent is not None:
             check_id_tag(parent, "--parent")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     expiry_date = None
     if expiry is not None:
         try:
             expiry_date = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
         except ValueError:
-            raise _fail(f"--expiry {expiry!r} is not an ISO 8601 date-time") from None
+            raise fail(f"--expiry {expiry!r} is not an ISO 8601 date-time") from None
         if expiry_date.tzinfo is None:
-            raise _fail(f"--expiry {expiry!r} needs a time zone offset, e.g. Z or +01:00")
+            raise fail(f"--expiry {expiry!r} needs a time zone offset, e.g. Z or +01:00")
 
     async def work(store: Any) -> Any:
         try:
@@ -238,20 +183,20 @@ def id_tags_add(
                 expiry_date=expiry_date,
                 blocked=blocked,
                 owner=owner,
-                now=_now(),
+                now=now(),
             )
         except store_errors.AlreadyExists:
-            raise _fail(f"id tag {id_tag!r} already exists") from None
+            raise fail(f"id tag {id_tag!r} already exists") from None
 
-    record = _run_store(config, work)
-    _report(record, as_json, f"added id tag {record.id_tag}")
+    record = run_store(config, work)
+    report(record, as_json, f"added id tag {record.id_tag}")
 
 
 @id_tags_app.command("list", help="List id tags.")
 def id_tags_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    records = _run_store(config, lambda store: store.id_tags.list_id_tags())
+    records = run_store(config, lambda store: store.id_tags.list_id_tags())
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
     table = Table("id tag", "owner", "blocked", "expiry", "parent")
     for r in records:
@@ -259,7 +204,7 @@ def id_tags_list(config: ConfigOption = None, as_json: JsonOption = False) -> No
             r.id_tag,
             r.owner or "",
             "yes" if r.blocked else "",
-            _time(r.expiry_date),
+            time_text(r.expiry_date),
             r.parent_id_tag or "",
         )
     console.print(table)
@@ -275,7 +220,7 @@ def transactions_list(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    records = _run_store(
+    records = run_store(
         config,
         lambda store: store.transactions.list_transactions(
             charge_point_id=None if charge_point is None else ChargePointId(charge_point),
@@ -285,7 +230,7 @@ def transactions_list(
         ),
     )
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
     table = Table("id", "charge point", "connector", "id tag", "started", "stopped", "Wh")
     for r in records:
@@ -295,8 +240,8 @@ def transactions_list(
             r.charge_point_id,
             str(r.connector_id),
             r.id_tag,
-            _time(r.started_at),
-            _time(r.stopped_at),
+            time_text(r.started_at),
+            time_text(r.stopped_at),
             energy,
         )
     console.print(table)
@@ -320,8 +265,8 @@ def command(
     try:
         json.loads(payload)
     except ValueError as exc:
-        raise _fail(f"PAYLOAD is not JSON: {exc}") from None
-    checked = _check_charge_point_id(charge_point_id)
+        raise fail(f"PAYLOAD is not JSON: {exc}") from None
+    checked = checked_charge_point_id(charge_point_id)
     url = (
         f"{api.rstrip('/')}/api/v1/charge-points/"
         f"{urllib.parse.quote(checked, safe='')}/commands/{urllib.parse.quote(action)}"
@@ -337,23 +282,13 @@ def command(
             detail = json.loads(exc.read()).get("detail", exc.reason)
         except ValueError:
             detail = exc.reason
-        raise _fail(f"{exc.code}: {detail}") from None
+        raise fail(f"{exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
-        raise _fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
+        raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
     if as_json:
-        _print_json(body)
+        print_json(body)
     else:
         console.print(f"{checked} answered {action}: {json.dumps(body['response'])}")
-
-
-def _now() -> datetime:
-    from chargedeck.clock import SystemClock
-
-    return SystemClock().now()
-
-
-def _time(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat(timespec="seconds")
 
 
 def main() -> None:

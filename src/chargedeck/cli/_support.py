@@ -1,0 +1,93 @@
+"""What every ``chargedeck`` sub-command shares: output, errors, settings and the store.
+
+Sub-command groups live in their own modules of this package (``certs.py``, ...); each defines a
+``typer.Typer`` that ``cli/__init__.py`` mounts with one ``add_typer`` line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import typer
+from rich.console import Console
+
+from chargedeck.config import SettingsError, build_settings
+from chargedeck.domain.ids import ChargePointId
+from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
+
+# Markup off: ids and tags typed by operators may contain "[...]", which rich would eat.
+console = Console(markup=False, highlight=False)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default ./chargedeck.toml)")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def fail(message: str) -> typer.Exit:
+    """Print ``error: <sentence>`` on one line of stderr (never parsed as markup) and exit 2."""
+    sys.stderr.write(f"error: {message}\n")
+    return typer.Exit(code=2)
+
+
+def database_url(config: Path | None) -> str:
+    try:
+        return build_settings(config_file=config).database_url
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+def run_store(config: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the store (migrating it), run ``work(store)``, close it."""
+    from chargedeck.store import errors as store_errors
+    from chargedeck.store import open_store
+
+    url = database_url(config)
+
+    async def main() -> T:
+        store = await open_store(url, migrate=True)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except store_errors.StoreError as exc:
+        raise fail(str(exc) or type(exc).__name__) from None
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(msgspec.json.encode(value).decode() + "\n")
+
+
+def report(record: Any, as_json: bool, sentence: str) -> None:
+    """What a store command did: the record as JSON with --json, else one sentence."""
+    if as_json:
+        print_json(record)
+    else:
+        console.print(sentence)
+
+
+def checked_charge_point_id(text: str) -> ChargePointId:
+    try:
+        return ChargePointId(check_charge_point_id(text))
+    except HandshakeRefused as refused:
+        raise fail(refused.reason) from None
+
+
+def now() -> datetime:
+    from chargedeck.clock import SystemClock
+
+    return SystemClock().now()
+
+
+def time_text(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat(timespec="seconds")
