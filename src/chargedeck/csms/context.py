@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chargedeck.clock import Clock
 from chargedeck.config import Settings
+from chargedeck.domain.certificates import CertificateAuthority
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 
@@ -42,3 +43,6 @@ class CsmsServices:
     settings: Settings
     clock: Clock
     stations: Stations
+    certificate_authority: CertificateAuthority | None = None
+    """ChargeDeck's own CA (``chargedeck certs init``), which signs chargers' CSRs
+    (SignCertificate); None when the operator brought their own certificates."""

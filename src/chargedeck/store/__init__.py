@@ -16,12 +16,16 @@ from chargedeck.store.batch_writer import (
     DEFAULT_MAX_DELAY_S,
     BatchWriter,
 )
+from chargedeck.store.certificates import Certificates
 from chargedeck.store.charge_points import ChargePoints
 from chargedeck.store.connectors import Connectors
 from chargedeck.store.engine import Database, create_database
 from chargedeck.store.id_tags import IdTags
 from chargedeck.store.notifications import Notifications
+from chargedeck.store.operators import Operators
 from chargedeck.store.registrations import RegistrationLookup
+from chargedeck.store.rejections import ConnectionRejections
+from chargedeck.store.security_records import SecurityRecords
 from chargedeck.store.transactions import Transactions
 
 __all__ = ["Store", "migrate", "open_store"]
@@ -38,6 +42,10 @@ class Store:
         self.transactions = Transactions(database)
         self.notifications = Notifications(database)
         self.registrations = RegistrationLookup(database)
+        self.certificates = Certificates(database)
+        self.operators = Operators(database)
+        self.security_records = SecurityRecords(database)
+        self.rejections = ConnectionRejections(database)
         self.writer = writer
 
     async def close(self) -> None:
