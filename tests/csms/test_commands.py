@@ -41,13 +41,14 @@ async def services(tmp_path: Path) -> AsyncIterator[CsmsServices]:
         await store.close()
 
 
-def test_every_csms_to_charger_core_action_is_a_command() -> None:
-    core = {
+def test_every_csms_to_charger_core_and_security_action_is_a_command() -> None:
+    served = {
         name
         for name, action in ACTIONS.items()
-        if action.sent_by_csms() and action.profile is FeatureProfile.CORE
+        if action.sent_by_csms()
+        and action.profile in (FeatureProfile.CORE, FeatureProfile.SECURITY)
     }
-    assert set(COMMANDS) == core
+    assert set(COMMANDS) == served
 
 
 def test_only_remote_start_and_stop_wait_for_an_accepted_boot() -> None:

@@ -22,9 +22,9 @@ from chargedeck.ocpp.v16.core import (
     BootNotificationRequest,
     HeartbeatRequest,
     MeterValuesRequest,
+    ResetRequest,
 )
-from chargedeck.ocpp.v16.enums import RegistrationStatus
-from chargedeck.ocpp.v16.security import SecurityEventNotificationRequest
+from chargedeck.ocpp.v16.enums import RegistrationStatus, ResetType
 from chargedeck.ocpp.v16.types import MeterValue, SampledValue
 from chargedeck.store import Store, open_store
 
@@ -52,13 +52,11 @@ def state(registration: Registration | None) -> ConnectionState:
     )
 
 
-def test_every_charger_to_csms_core_action_has_a_handler() -> None:
-    core = {
-        name
-        for name, action in ACTIONS.items()
-        if action.sent_by_charge_point() and action.profile.value in ("Core", "FirmwareManagement")
+def test_every_action_a_charger_sends_has_a_handler() -> None:
+    sent_by_charge_points = {
+        name for name, action in ACTIONS.items() if action.sent_by_charge_point()
     }
-    assert core == set(HANDLERS)
+    assert sent_by_charge_points == set(HANDLERS)
 
 
 async def test_an_unknown_charger_under_the_inbox_policy_boots_pending(
@@ -82,11 +80,15 @@ async def test_anything_but_boot_from_a_charger_not_accepted_is_a_security_error
         )
 
 
-async def test_a_known_action_without_a_handler_is_not_supported(services: CsmsServices) -> None:
-    request = SecurityEventNotificationRequest(type="StartupOfTheDevice", timestamp=T0)
+async def test_a_csms_to_charger_action_sent_by_a_charger_is_not_supported(
+    services: CsmsServices,
+) -> None:
     with pytest.raises(ActionNotSupported):
         await dispatch(
-            services, state(Registration.REGISTERED), ACTIONS["SecurityEventNotification"], request
+            services,
+            state(Registration.REGISTERED),
+            ACTIONS["Reset"],
+            ResetRequest(type=ResetType.SOFT),
         )
 
 

@@ -2,7 +2,8 @@
 
 Store commands run against a fresh SQLite file per test (``CHARGEDECK_DATABASE_URL``, the
 working directory is the test's folder); ``command`` and ``transactions`` run against one
-``chargedeck serve`` shared by the module, on the same database as the CLI.
+``chargedeck serve`` shared by the module, on the same database as the CLI. ``command`` sends an
+API token (``--token`` or ``CHARGEDECK_API_TOKEN``) made with ``chargedeck tokens create``.
 """
 
 from __future__ import annotations
@@ -33,20 +34,27 @@ TERMINAL_VARIABLES = ("COLUMNS", "LINES", "FORCE_COLOR")
 
 
 def chargedeck(
-    *args: str, cwd: Path, database_url: str | None = None
+    *args: str,
+    cwd: Path,
+    database_url: str | None = None,
+    stdin: str | None = None,
+    env_extra: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m chargedeck ARGS`` with only CHARGEDECK_DATABASE_URL set of our variables."""
+    """Run ``python -m chargedeck ARGS`` with only CHARGEDECK_DATABASE_URL set of our variables
+    (and ``env_extra``); ``stdin`` is its input (none if None)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("CHARGEDECK_") and k not in TERMINAL_VARIABLES
     }
     env["CHARGEDECK_DATABASE_URL"] = database_url or f"sqlite:///{cwd / 'x.db'}"
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "chargedeck", *args],
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_S,
@@ -74,7 +82,7 @@ def test_an_added_charge_point_is_listed_as_registered(tmp_path: Path) -> None:
     added = chargedeck("charge-points", "add", "CP1", cwd=tmp_path)
     listed = chargedeck("charge-points", "list", "--json", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
-    assert added.stdout == "registered charge point CP1\n"
+    assert added.stdout.startswith("registered charge point CP1 (security profile 0)\n")
     assert listed.returncode == 0, listed.stderr
     [record] = json.loads(listed.stdout)
     assert record["id"] == "CP1"
@@ -181,6 +189,119 @@ def test_a_typed_charge_point_id_is_taken_literally(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["id"] == "garage#2"
 
 
+# ---- operator accounts and API tokens --------------------------------------------------------
+
+
+def test_a_user_added_without_a_password_gets_one_printed_once(tmp_path: Path) -> None:
+    added = chargedeck("users", "add", "ana", "--scope", "operate", cwd=tmp_path)
+    listed = chargedeck("users", "list", "--json", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    first, second = added.stdout.splitlines()
+    assert first == "created user ana (scope operate)"
+    assert second.startswith("password, shown this once: ")
+    password = second.removeprefix("password, shown this once: ")
+    assert len(password) >= 12
+    [record] = json.loads(listed.stdout)
+    assert (record["username"], record["scope"], record["disabled_at"]) == ("ana", "operate", None)
+    assert password not in listed.stdout
+    assert "password" not in listed.stdout
+
+
+def test_a_user_password_can_come_from_stdin_and_is_not_printed(tmp_path: Path) -> None:
+    added = chargedeck(
+        "users", "add", "ana", "--scope", "read", "--password-stdin",
+        cwd=tmp_path, stdin="a long enough password\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert added.stdout == "created user ana (scope read)\n"
+
+
+def test_a_password_shorter_than_12_characters_exits_2(tmp_path: Path) -> None:
+    result = chargedeck(
+        "users", "add", "ana", "--scope", "read", "--password-stdin", cwd=tmp_path, stdin="short\n"
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr) == "error: password must be at least 12 characters, got 5"
+
+
+def test_an_unknown_scope_exits_2_naming_the_scopes(tmp_path: Path) -> None:
+    result = chargedeck("tokens", "create", "ci", "--scope", "root", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: --scope 'root' is not a scope; expected read, operate, admin"
+    )
+
+
+def test_a_username_with_capitals_exits_2_with_the_rule(tmp_path: Path) -> None:
+    result = chargedeck("users", "add", "Ana", "--scope", "read", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: username 'Ana' may contain only lower-case letters a-z, digits, '.', '_' and "
+        "'-', and must start with a letter or digit"
+    )
+
+
+def test_a_created_token_is_printed_once_and_listed_by_its_first_characters(
+    tmp_path: Path,
+) -> None:
+    created = chargedeck("tokens", "create", "ci", "--scope", "admin", "--json", cwd=tmp_path)
+    listed = chargedeck("tokens", "list", "--json", cwd=tmp_path)
+    assert created.returncode == 0, created.stderr
+    token = json.loads(created.stdout)["token"]
+    assert token.startswith("cdk_")
+    assert len(token) == 47
+    [record] = json.loads(listed.stdout)
+    assert (record["name"], record["scope"], record["token_prefix"]) == ("ci", "admin", token[:8])
+    assert token not in listed.stdout
+
+
+def test_a_token_of_a_user_cannot_have_more_scope_than_the_user(tmp_path: Path) -> None:
+    chargedeck("users", "add", "viewer", "--scope", "read", cwd=tmp_path)
+    result = chargedeck(
+        "tokens", "create", "ci", "--scope", "admin", "--user", "viewer", cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: a token of user 'viewer' (scope read) cannot have scope admin"
+    )
+
+
+def test_revoking_an_unknown_token_exits_2(tmp_path: Path) -> None:
+    result = chargedeck("tokens", "revoke", "42", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == "error: there is no token with id 42"
+
+
+def test_a_revoked_token_is_listed_as_revoked(tmp_path: Path) -> None:
+    chargedeck("tokens", "create", "ci", "--scope", "read", cwd=tmp_path)
+    revoked = chargedeck("tokens", "revoke", "1", cwd=tmp_path)
+    listed = chargedeck("tokens", "list", "--json", cwd=tmp_path)
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout == "revoked token 'ci' (id 1)\n"
+    [record] = json.loads(listed.stdout)
+    assert record["revoked_at"] is not None
+
+
+def test_disabling_the_last_enabled_admin_exits_2(tmp_path: Path) -> None:
+    chargedeck("users", "add", "boss", "--scope", "admin", cwd=tmp_path)
+    result = chargedeck("users", "disable", "boss", cwd=tmp_path)
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: cannot disable 'boss': it is the last enabled admin account; "
+        "create another admin first"
+    )
+
+
+def test_a_disabled_user_is_listed_with_the_time(tmp_path: Path) -> None:
+    chargedeck("users", "add", "ana", "--scope", "read", cwd=tmp_path)
+    disabled = chargedeck("users", "disable", "ana", cwd=tmp_path)
+    listed = chargedeck("users", "list", "--json", cwd=tmp_path)
+    assert disabled.returncode == 0, disabled.stderr
+    assert disabled.stdout == "disabled user ana\n"
+    [record] = json.loads(listed.stdout)
+    assert record["disabled_at"] is not None
+
+
 # ---- against a running server ----------------------------------------------------------------
 
 
@@ -211,7 +332,7 @@ async def boot(charger: LibraryCharger) -> None:
 
 
 async def register(server: ServerProcess, charge_point_id: str) -> None:
-    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+    async with server.async_api_client() as client:
         created = await client.post("/charge-points", json={"id": charge_point_id})
     assert created.status_code == 201, created.text
 
@@ -230,6 +351,8 @@ async def test_command_prints_the_charger_answer(cli_server: ServerProcess) -> N
             '{"type":"Soft"}',
             "--api",
             api_base(cli_server),
+            "--token",
+            cli_server.token,
             "--json",
         )
     assert result.returncode == 0, result.stderr
@@ -254,10 +377,110 @@ async def test_command_to_a_charger_that_is_not_connected_exits_2_with_409(
         '{"type":"Soft"}',
         "--api",
         api_base(cli_server),
+        "--token",
+        cli_server.token,
     )
     assert result.returncode == 2
     assert result.stdout == ""
     assert sentence(result.stderr) == "error: 409: charge point 'CLI-OFF' is not connected"
+
+
+def cli_token(server: ServerProcess, name: str, scope: str) -> str:
+    """A token made with ``chargedeck tokens create`` on the server's database."""
+    created = server_cli(server, "tokens", "create", name, "--scope", scope, "--json")
+    assert created.returncode == 0, created.stderr
+    token: str = json.loads(created.stdout)["token"]
+    return token
+
+
+async def test_command_without_a_token_exits_2_saying_how_to_get_one(
+    cli_server: ServerProcess,
+) -> None:
+    result = await asyncio.to_thread(
+        server_cli, cli_server, "command", "CLI-OFF", "Reset", "--api", api_base(cli_server)
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr) == (
+        "error: 401: no credentials: send Authorization: Bearer <token> or Basic; pass --token "
+        "or set CHARGEDECK_API_TOKEN (chargedeck tokens create NAME --scope operate)"
+    )
+
+
+async def test_command_with_a_read_token_exits_2_with_403(cli_server: ServerProcess) -> None:
+    token = await asyncio.to_thread(cli_token, cli_server, "viewer", "read")
+    result = await asyncio.to_thread(
+        server_cli,
+        cli_server,
+        "command",
+        "CLI-OFF",
+        "Reset",
+        "--api",
+        api_base(cli_server),
+        "--token",
+        token,
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr).startswith(
+        "error: 403: POST /api/v1/charge-points/{charge_point_id}/commands/{action} needs scope "
+        "operate; token 'viewer' (id "
+    )
+    assert sentence(result.stderr).endswith(
+        "has scope read; commands need a token with scope operate or admin"
+    )
+
+
+async def test_command_takes_the_token_from_chargedeck_api_token(
+    cli_server: ServerProcess,
+) -> None:
+    await register(cli_server, "CLI-ENV")
+    token = await asyncio.to_thread(cli_token, cli_server, "scripts", "operate")
+    folder = Path(cli_server.database_url.removeprefix("sqlite:///")).parent
+    result = await asyncio.to_thread(
+        chargedeck,
+        "command",
+        "CLI-ENV",
+        "Reset",
+        '{"type":"Soft"}',
+        "--api",
+        api_base(cli_server),
+        cwd=folder,
+        database_url=cli_server.database_url,
+        env_extra={"CHARGEDECK_API_TOKEN": token},
+    )
+    assert result.returncode == 2
+    assert sentence(result.stderr) == "error: 409: charge point 'CLI-ENV' is not connected"
+
+
+async def test_a_password_set_with_the_cli_works_on_the_running_server_at_once(
+    cli_server: ServerProcess,
+) -> None:
+    chosen = "battery staple horse"
+    added = await asyncio.to_thread(
+        server_cli, cli_server, "users", "add", "cli-ana", "--scope", "read", "--json"
+    )
+    assert added.returncode == 0, added.stderr
+    first = json.loads(added.stdout)["password"]
+    async with httpx.AsyncClient(base_url=cli_server.api_url, timeout=30) as client:
+        before = await client.get("/me", auth=("cli-ana", first))
+        folder = Path(cli_server.database_url.removeprefix("sqlite:///")).parent
+        changed = await asyncio.to_thread(
+            chargedeck,
+            "users",
+            "set-password",
+            "cli-ana",
+            "--password-stdin",
+            cwd=folder,
+            database_url=cli_server.database_url,
+            stdin=chosen + "\n",
+        )
+        old = await client.get("/me", auth=("cli-ana", first))
+        new = await client.get("/me", auth=("cli-ana", chosen))
+    assert before.status_code == 200, before.text
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout == "password of cli-ana changed\n"
+    assert old.status_code == 401
+    assert new.status_code == 200, new.text
+    assert new.json()["username"] == "cli-ana"
 
 
 def test_command_to_an_api_that_cannot_be_reached_exits_2(tmp_path: Path) -> None:

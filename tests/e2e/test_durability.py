@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import websockets
 
 from tests.support.server import running_server, start_server
@@ -69,7 +68,7 @@ async def test_an_acknowledged_start_and_meter_values_survive_sigkill(tmp_path: 
     finally:
         server.terminate()
     with running_server(database_url, cwd=tmp_path) as restarted:
-        async with httpx.AsyncClient(base_url=restarted.api_url) as client:
+        async with restarted.async_api_client() as client:
             body = (await client.get(f"/transactions/{transaction_id}")).json()
     assert body["meter_start"] == 100
     assert body["active"] is True
@@ -123,7 +122,7 @@ async def test_a_graceful_stop_answers_or_leaves_unanswered_but_loses_nothing_an
         assert ws.close_code == 1001  # going away, after the messages in flight
     server.wait_for_log(r"INFO chargedeck.server: stopped")
     with running_server(database_url, cwd=tmp_path) as restarted:
-        async with httpx.AsyncClient(base_url=restarted.api_url) as client:
+        async with restarted.async_api_client() as client:
             for transaction_id in answered:
                 body = (await client.get(f"/transactions/{transaction_id}")).json()
                 assert [m["energy_wh"] for m in body["meter_values"]] == [999]

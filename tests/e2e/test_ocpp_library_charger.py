@@ -29,7 +29,7 @@ T1 = "2026-03-01T11:00:00Z"
 
 
 def api(server: ServerProcess) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=server.api_url, timeout=30)
+    return server.async_api_client()
 
 
 async def boot(charger: Any) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
@@ -163,7 +162,7 @@ async def test_tc003_a_charging_session_passes_strict_validation_end_to_end(
             "transactionData": [{"timestamp": T2, "sampledValue": [FINAL_SAMPLE]}],
         },
     )
-    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+    async with server.async_api_client() as client:
         recorded = (await client.get(f"/transactions/{transaction_id}")).json()
     answers = [authorized, started, metered, stopped]
     assert [a["event"] for a in answers] == ["result"] * 4, charger.describe()
@@ -273,7 +272,7 @@ async def test_every_core_command_passes_strict_validation_and_returns_the_answe
     expected: dict[str, Any],
 ) -> None:
     mark = len(charger.events)
-    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+    async with server.async_api_client() as client:
         answer = await client.post(
             f"/charge-points/{CHARGE_POINT_ID}/commands/{action}", json=payload
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 import websockets
 from ocpp.v16 import call
@@ -21,7 +20,7 @@ async def test_an_unknown_charger_boots_pending_and_waits_in_the_inbox(
 ) -> None:
     async with library_charger(inbox_server.ocpp_url, "NEW1") as charger:
         answer = await charger.call(BOOT)
-        async with httpx.AsyncClient(base_url=inbox_server.api_url) as client:
+        async with inbox_server.async_api_client() as client:
             inbox = (await client.get("/inbox")).json()
     assert answer.status == RegistrationStatus.pending
     assert answer.interval == 30
@@ -34,7 +33,7 @@ async def test_an_adopted_charger_is_accepted_on_its_next_boot(
 ) -> None:
     async with library_charger(inbox_server.ocpp_url, "NEW2") as charger:
         assert (await charger.call(BOOT)).status == RegistrationStatus.pending
-        async with httpx.AsyncClient(base_url=inbox_server.api_url) as client:
+        async with inbox_server.async_api_client() as client:
             adopted = await client.post("/charge-points/NEW2/adopt")
             inbox = (await client.get("/inbox")).json()
         assert adopted.status_code == 200
@@ -64,7 +63,7 @@ async def test_a_pending_charger_may_send_nothing_but_boot_notification(
 async def test_no_remote_start_is_sent_to_a_pending_charger(inbox_server: ServerProcess) -> None:
     async with library_charger(inbox_server.ocpp_url, "NEW4") as charger:
         await charger.call(BOOT)
-        async with httpx.AsyncClient(base_url=inbox_server.api_url) as client:
+        async with inbox_server.async_api_client() as client:
             answer = await client.post(
                 "/charge-points/NEW4/commands/RemoteStartTransaction",
                 json={"connectorId": 1, "idTag": "04A2B3C4"},
@@ -77,7 +76,7 @@ async def test_no_remote_start_is_sent_to_a_pending_charger(inbox_server: Server
 async def test_a_charger_registered_beforehand_is_accepted_at_once(
     inbox_server: ServerProcess,
 ) -> None:
-    async with httpx.AsyncClient(base_url=inbox_server.api_url) as client:
+    async with inbox_server.async_api_client() as client:
         created = await client.post("/charge-points", json={"id": "KNOWN1"})
         again = await client.post("/charge-points", json={"id": "KNOWN1"})
     assert created.status_code == 201
@@ -105,5 +104,8 @@ async def test_under_the_reject_policy_an_unknown_id_gets_http_404(
             async with websockets.connect(f"{server.ocpp_url}/STRANGER", subprotocols=["ocpp1.6"]):
                 pass
         assert refused.value.response.status_code == 404
-        server.wait_for_log(r"refused: 404 Not Found: unknown charge point 'STRANGER'")
+        server.wait_for_log(
+            r"connection refused: charge point 'STRANGER' from 127.0.0.1: unknown_charge_point: "
+            r"unknown charge point 'STRANGER' \(unknown_charge_points=reject\) \(HTTP 404\)"
+        )
         assert server.error_lines() == []

@@ -1,7 +1,8 @@
 """The operator API maps every mistake to an RFC 9457 problem with its status and a sentence.
 
 Against a real ``chargedeck serve`` shared by the module (policy accept, so a PyPI ``ocpp``
-charger can record transactions for the pagination test).
+charger can record transactions for the pagination test), called with the admin token the test
+helper made (``tests/server/test_api_auth.py`` is about credentials and scopes).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def site(server: ServerProcess) -> httpx.Client:
     """A client on the server root: API paths are written out in full (/api/v1/...)."""
-    return httpx.Client(base_url=server.api_url.removesuffix("/api/v1"), timeout=30)
+    return httpx.Client(
+        base_url=server.api_url.removesuffix("/api/v1"), headers=server.auth_headers, timeout=30
+    )
 
 
 def assert_problem(answer: httpx.Response, status: HTTPStatus, path: str | None) -> dict[str, Any]:
@@ -167,6 +170,78 @@ PROBLEMS: list[tuple[str, str, Any, HTTPStatus, str | None]] = [
         HTTPStatus.METHOD_NOT_ALLOWED,
         "DELETE is not allowed on /api/v1/charge-points",
     ),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "Ana", "scope": "read"},
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "username 'Ana' may contain only lower-case letters a-z, digits, '.', '_' and '-', "
+        "and must start with a letter or digit",
+    ),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "ana", "scope": "read", "password": "too-short"},
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "password must be at least 12 characters, got 9",
+    ),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "ana", "scope": "root"},
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        None,
+    ),
+    (
+        "POST",
+        "/api/v1/users",
+        {"username": "admin", "scope": "read"},
+        HTTPStatus.CONFLICT,
+        "user 'admin' exists already",
+    ),
+    (
+        "POST",
+        "/api/v1/users/nobody/password",
+        {},
+        HTTPStatus.NOT_FOUND,
+        "user 'nobody' does not exist",
+    ),
+    ("DELETE", "/api/v1/users/nobody", None, HTTPStatus.NOT_FOUND, "user 'nobody' does not exist"),
+    (
+        "DELETE",
+        "/api/v1/users/admin",
+        None,
+        HTTPStatus.CONFLICT,
+        "cannot disable 'admin': it is the last enabled admin account; create another admin first",
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        {"name": "ci", "scope": "read", "expires_days": 0},
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "expiry must be 1 to 3650 days, got 0",
+    ),
+    (
+        "POST",
+        "/api/v1/tokens",
+        {"name": "ci", "scope": "read", "user": "nobody"},
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "user 'nobody' does not exist or is disabled",
+    ),
+    (
+        "DELETE",
+        "/api/v1/tokens/abc",
+        None,
+        HTTPStatus.BAD_REQUEST,
+        "token id 'abc' is not a number from 1 to 2147483647",
+    ),
+    (
+        "DELETE",
+        "/api/v1/tokens/999999",
+        None,
+        HTTPStatus.NOT_FOUND,
+        "there is no token with id 999999",
+    ),
     ("GET", "/api/v1/nope", None, HTTPStatus.NOT_FOUND, "no route /api/v1/nope"),
     ("GET", "/nope", None, HTTPStatus.NOT_FOUND, "no route /nope"),
 ]
@@ -256,7 +331,7 @@ async def test_transactions_are_paged_newest_first_each_exactly_once(
             started_ids.append(started.transaction_id)
     pages: list[list[int]] = []
     cursor: str | None = None
-    async with httpx.AsyncClient(base_url=server.api_url, timeout=30) as client:
+    async with server.async_api_client() as client:
         while len(pages) < 10:
             params = {"charge_point_id": "API-PAGES", "limit": "2"}
             if cursor is not None:

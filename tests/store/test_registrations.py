@@ -18,9 +18,15 @@ async def test_each_lookup_gets_its_own_chargers_registration(store: Store, now:
     await store.charge_points.add_charge_point(ChargePointId("A"), Registration.REGISTERED, now)
     await store.charge_points.add_charge_point(ChargePointId("B"), Registration.PENDING, now)
     found = await asyncio.gather(
-        *(store.registrations.registration_of(ChargePointId(i)) for i in ("A", "B", "C", "A"))
+        *(store.registrations.access_of(ChargePointId(i)) for i in ("A", "B", "C", "A"))
     )
-    assert found == [Registration.REGISTERED, Registration.PENDING, None, Registration.REGISTERED]
+    registrations = [None if access is None else access.registration for access in found]
+    assert registrations == [
+        Registration.REGISTERED,
+        Registration.PENDING,
+        None,
+        Registration.REGISTERED,
+    ]
 
 
 async def test_lookups_made_together_share_one_query(store: Store, now: datetime) -> None:
@@ -38,11 +44,11 @@ async def test_lookups_made_together_share_one_query(store: Store, now: datetime
     event.listen(engine, "before_cursor_execute", count)
     try:
         found = await asyncio.gather(
-            *(store.registrations.registration_of(ChargePointId(f"CP{i}")) for i in range(50))
+            *(store.registrations.access_of(ChargePointId(f"CP{i}")) for i in range(50))
         )
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert found == [Registration.REGISTERED] * 50
+    assert [access and access.registration for access in found] == [Registration.REGISTERED] * 50
     assert len(queries) == 1
 
 
@@ -58,8 +64,8 @@ async def test_a_failed_lookup_raises_store_unavailable_to_every_waiter(
     event.listen(engine, "do_connect", refuse)
     try:
         results = await asyncio.gather(
-            store.registrations.registration_of(ChargePointId("X")),
-            store.registrations.registration_of(ChargePointId("Y")),
+            store.registrations.access_of(ChargePointId("X")),
+            store.registrations.access_of(ChargePointId("Y")),
             return_exceptions=True,
         )
     finally:

@@ -4,6 +4,11 @@ The server logs ``ocpp listening on HOST:PORT`` and ``http listening on HOST:POR
 the helper reads them from stderr and keeps every log line so tests can assert on them (and fail
 on unexpected ERROR lines).
 
+Every route of the API needs credentials: before the start the helper makes an admin API token
+in the server's store (as ``chargedeck tokens create`` does) and keeps it in ``server.token``;
+``server.auth_headers``, ``server.api_client()`` and ``server.async_api_client()`` send it.
+A token of another scope: ``create_api_token(server.database_url, "read")``.
+
 Every server runs on one OCPP transport (``--ocpp-transport``): the ``transport`` argument, else
 the one chosen for the running test module with :func:`use_transport` (the e2e conftest
 parametrizes each module over :data:`TRANSPORTS`), else ``CHARGEDECK_TEST_TRANSPORT``, else
@@ -12,6 +17,7 @@ websockets.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -20,9 +26,16 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chargedeck.domain.operators import Scope, new_token, token_hash, token_prefix
 
 READY_TIMEOUT_S = 30.0
 TRANSPORTS = ("websockets", "picows")
@@ -40,6 +53,57 @@ def default_transport() -> str:
 
 
 _LISTENING = re.compile(r"(ocpp|http) listening on (\S+):(\d+)")
+# The first-start notice of server/accounts.py: the password is alone on its line.
+_FIRST_ADMIN_PASSWORD = re.compile(r"^ {6}(\S+)$")
+
+
+def create_api_token(
+    database_url: str,
+    scope: str = "admin",
+    *,
+    name: str = "tests",
+    user: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Make an API token in the store at ``database_url`` (migrated if new) and return its text;
+    ``user`` names its account, ``expires_at`` may lie in the past.
+
+    Runs in a thread of its own, so it works from sync and async tests alike.
+    """
+
+    async def make() -> str:
+        from chargedeck.clock import SystemClock
+        from chargedeck.store import open_store
+
+        token = new_token()
+        now = SystemClock().now()
+        store = await open_store(database_url)
+        try:
+            user_id = None
+            if user is not None:
+                record = await store.operators.get_user(user)
+                assert record is not None, f"no user {user!r}"
+                user_id = record.id
+            await store.operators.create_token(
+                name=name,
+                scope=Scope(scope),
+                token_hash=token_hash(token),
+                token_prefix=token_prefix(token),
+                now=now,
+                user_id=user_id,
+                expires_at=expires_at,
+            )
+        finally:
+            await store.close()
+        return token
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, make()).result()
+
+
+def bearer(token: str) -> dict[str, str]:
+    """The headers that authenticate a request with ``token``."""
+    return {"Authorization": f"Bearer {token}"}
 
 
 @dataclass
@@ -48,6 +112,8 @@ class ServerProcess:
     database_url: str
     ocpp_port: int = 0
     http_port: int = 0
+    token: str = ""
+    """An admin API token made in the store before the start."""
     lines: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -58,6 +124,33 @@ class ServerProcess:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/api/v1"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate with :attr:`token` (scope admin)."""
+        return bearer(self.token)
+
+    def api_client(self, **kwargs: Any) -> httpx.Client:
+        """A client on ``api_url`` that sends :attr:`token`; kwargs go to httpx."""
+        kwargs.setdefault("timeout", 30)
+        return httpx.Client(base_url=self.api_url, headers=self.auth_headers, **kwargs)
+
+    def async_api_client(self, **kwargs: Any) -> httpx.AsyncClient:
+        """An async client on ``api_url`` that sends :attr:`token`; kwargs go to httpx."""
+        kwargs.setdefault("timeout", 30)
+        return httpx.AsyncClient(base_url=self.api_url, headers=self.auth_headers, **kwargs)
+
+    def first_admin_password(self) -> str | None:
+        """The password the first start printed for ``admin`` (None if this start did not)."""
+        with self._lock:
+            lines = list(self.lines)
+        for index, line in enumerate(lines):
+            if "shown this once" in line:
+                for candidate in lines[index + 1 : index + 4]:
+                    match = _FIRST_ADMIN_PASSWORD.match(candidate)
+                    if match:
+                        return match.group(1)
+        return None
 
     def log_text(self) -> str:
         with self._lock:
@@ -115,7 +208,11 @@ def start_server(
     cwd: Path | None = None,
     transport: str | None = None,
 ) -> ServerProcess:
-    """Start ``chargedeck serve`` on 127.0.0.1 with free ports and wait until it listens."""
+    """Start ``chargedeck serve`` on 127.0.0.1 with free ports and wait until it listens.
+
+    An admin API token is made in the store first (``server.token``).
+    """
+    token = create_api_token(database_url)
     args = [
         sys.executable,
         "-m",
@@ -143,7 +240,7 @@ def start_server(
         cwd=cwd,
         env=env,
     )
-    server = ServerProcess(process=process, database_url=database_url)
+    server = ServerProcess(process=process, database_url=database_url, token=token)
     threading.Thread(target=_reader, args=(server,), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not (server.ocpp_port and server.http_port):

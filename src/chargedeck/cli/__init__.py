@@ -15,11 +15,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import datetime
+from http import HTTPStatus
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
+from chargedeck.cli import certs
 from chargedeck.cli._support import (
     ConfigOption,
     JsonOption,
@@ -33,6 +35,7 @@ from chargedeck.cli._support import (
     run_store,
     time_text,
 )
+from chargedeck.cli.operators import tokens_app, users_app
 from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.id_tags import check_id_tag
@@ -45,6 +48,9 @@ transactions_app = typer.Typer(no_args_is_help=True, help="Charging sessions in 
 app.add_typer(charge_points_app, name="charge-points")
 app.add_typer(id_tags_app, name="id-tags")
 app.add_typer(transactions_app, name="transactions")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(certs.app, name="certs")
 
 
 @app.command(
@@ -106,23 +112,117 @@ def charge_points_add(
     charge_point_id: Annotated[
         str, typer.Argument(help="The Charge Point ID typed on the charger")
     ],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password",
+            help="Its password (16-40 characters, or 32-40 hex digits); see --generate-password",
+        ),
+    ] = None,
+    generate_password: Annotated[
+        bool, typer.Option("--generate-password", help="Make a random password and print it once")
+    ] = False,
+    security_profile: Annotated[
+        int | None,
+        typer.Option(
+            "--security-profile",
+            min=0,
+            max=3,
+            help="0 none, 1 password, 2 TLS + password, 3 TLS client certificate "
+            "(default: 1 with a password, else 0)",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
+    import secrets
+
+    from chargedeck.domain.passwords import hash_secret
+    from chargedeck.domain.security import (
+        InvalidAuthorizationKey,
+        SecurityProfile,
+        parse_authorization_key,
+    )
     from chargedeck.store import errors as store_errors
 
     checked = checked_charge_point_id(charge_point_id)
+    if password is not None and generate_password:
+        raise fail("give --password or --generate-password, not both")
+    if generate_password:
+        password = secrets.token_hex(10)  # 20 characters: typeable, 80 bits
+    key_hash = None
+    if password is not None:
+        try:
+            key_hash = hash_secret(parse_authorization_key(password).key)
+        except InvalidAuthorizationKey as exc:
+            raise fail(str(exc)) from None
+    profile = SecurityProfile(
+        security_profile
+        if security_profile is not None
+        else (SecurityProfile.BASIC_AUTH if key_hash else SecurityProfile.NONE)
+    )
+    if profile.uses_password and key_hash is None:
+        raise fail(f"security profile {int(profile)} needs --password or --generate-password")
 
     async def work(store: Any) -> Any:
         try:
             return await store.charge_points.add_charge_point(
-                checked, Registration.REGISTERED, now()
+                checked,
+                Registration.REGISTERED,
+                now(),
+                security_profile=profile,
+                authorization_key_hash=key_hash,
             )
         except store_errors.AlreadyExists:
             raise fail(f"charge point {checked!r} is already registered") from None
 
     record = run_store(config, work)
-    report(record, as_json, f"registered charge point {record.id}")
+    sentence = f"registered charge point {record.id} (security profile {int(profile)})"
+    if generate_password and password is not None:
+        sentence += f"\npassword (shown once; type it into the charger): {password}"
+    elif profile is SecurityProfile.NONE:
+        sentence += (
+            "\nwarning: no password: anyone who knows the id can connect as this charger; "
+            "give it one with --password"
+        )
+    if as_json and generate_password:
+        print_json({"charge_point": record, "password": password})
+    else:
+        report(record, as_json, sentence)
+
+
+@charge_points_app.command(
+    "rejections", help="Why charger connections were refused, most recent first."
+)
+def charge_points_rejections(
+    charge_point_id: Annotated[
+        str | None, typer.Argument(help="Only this charger ('' for unknown ids / TLS failures)")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    from chargedeck.domain.security import REASONS
+
+    async def work(store: Any) -> Any:
+        return await store.rejections.list_rejections(charge_point_id, limit)
+
+    records = run_store(config, work)
+    if as_json:
+        print_json(records)
+        return
+    table = Table("last", "charge point", "from", "reason", "count", "detail", "charger shows")
+    for record in records:
+        table.add_row(
+            time_text(record.last_at),
+            record.charge_point_id or "(unknown)",
+            record.remote_host,
+            record.reason.value,
+            str(record.count),
+            record.detail,
+            REASONS[record.reason].charger_shows,
+        )
+    console.print(table)
 
 
 @charge_points_app.command("adopt", help="Adopt a charge point waiting in the inbox.")
@@ -260,6 +360,14 @@ def command(
     action: Annotated[str, typer.Argument(help="e.g. Reset, UnlockConnector, GetConfiguration")],
     payload: Annotated[str, typer.Argument(help="OCPP payload as JSON")] = "{}",
     api: Annotated[str, typer.Option(help="The server's API base URL")] = "http://127.0.0.1:8000",
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CHARGEDECK_API_TOKEN",
+            show_envvar=True,
+            help="API token with scope operate (chargedeck tokens create NAME --scope operate)",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     try:
@@ -271,8 +379,11 @@ def command(
         f"{api.rstrip('/')}/api/v1/charge-points/"
         f"{urllib.parse.quote(checked, safe='')}/commands/{urllib.parse.quote(action)}"
     )
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
     request = urllib.request.Request(  # noqa: S310 - the operator's own API URL
-        url, data=payload.encode(), method="POST", headers={"Content-Type": "application/json"}
+        url, data=payload.encode(), method="POST", headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
@@ -282,6 +393,13 @@ def command(
             detail = json.loads(exc.read()).get("detail", exc.reason)
         except ValueError:
             detail = exc.reason
+        if exc.code == HTTPStatus.UNAUTHORIZED:
+            detail += (
+                "; pass --token or set CHARGEDECK_API_TOKEN "
+                "(chargedeck tokens create NAME --scope operate)"
+            )
+        elif exc.code == HTTPStatus.FORBIDDEN:
+            detail += "; commands need a token with scope operate or admin"
         raise fail(f"{exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None

@@ -11,6 +11,7 @@ from chargedeck.config import Settings
 from chargedeck.domain.certificates import CertificateAuthority
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.security import SecurityProfile
 
 if TYPE_CHECKING:
     from chargedeck.csms.stations import Stations
@@ -31,6 +32,8 @@ class ConnectionState:
     remote_address: str
     connected_at: datetime
     registration: Registration | None
+    security_profile: SecurityProfile = SecurityProfile.NONE
+    """The security profile this connection was admitted with."""
     boot_status: str | None = None
     last_message_at: datetime | None = field(default=None)
 

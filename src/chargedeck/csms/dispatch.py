@@ -1,7 +1,7 @@
 """THE handler table: one row per charger-to-CSMS action this CSMS serves (STYLE rule 2).
 
-A valid 1.6 action missing from this table (the Security extension's charger-initiated
-messages, until that issue lands) is answered NotSupported: recognised, not served.
+Every charger-to-CSMS action of 1.6 and of the Security extension has a row. A valid action
+missing from it (a CSMS-to-charger action sent by a charger) is answered NotSupported.
 """
 
 from __future__ import annotations
@@ -21,7 +21,15 @@ from chargedeck.csms.handlers.firmware_status_notification import (
     handle_firmware_status_notification,
 )
 from chargedeck.csms.handlers.heartbeat import handle_heartbeat
+from chargedeck.csms.handlers.log_status_notification import handle_log_status_notification
 from chargedeck.csms.handlers.meter_values import handle_meter_values
+from chargedeck.csms.handlers.security_event_notification import (
+    handle_security_event_notification,
+)
+from chargedeck.csms.handlers.sign_certificate import handle_sign_certificate
+from chargedeck.csms.handlers.signed_firmware_status_notification import (
+    handle_signed_firmware_status_notification,
+)
 from chargedeck.csms.handlers.start_transaction import handle_start_transaction
 from chargedeck.csms.handlers.status_notification import handle_status_notification
 from chargedeck.csms.handlers.stop_transaction import handle_stop_transaction
@@ -42,7 +50,11 @@ HANDLERS: Mapping[str, Handler] = {
     "DiagnosticsStatusNotification": handle_diagnostics_status_notification,
     "FirmwareStatusNotification": handle_firmware_status_notification,
     "Heartbeat": handle_heartbeat,
+    "LogStatusNotification": handle_log_status_notification,
     "MeterValues": handle_meter_values,
+    "SecurityEventNotification": handle_security_event_notification,
+    "SignCertificate": handle_sign_certificate,
+    "SignedFirmwareStatusNotification": handle_signed_firmware_status_notification,
     "StartTransaction": handle_start_transaction,
     "StatusNotification": handle_status_notification,
     "StopTransaction": handle_stop_transaction,

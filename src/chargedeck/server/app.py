@@ -21,10 +21,14 @@ import uvicorn
 
 from chargedeck.clock import SystemClock
 from chargedeck.config import Settings
+from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import Stations
+from chargedeck.server.accounts import ensure_first_admin, first_admin_notice
 from chargedeck.server.api.app import build_api
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
+from chargedeck.server.tls import ServerTls, TlsConfigError
+from chargedeck.server.tls_acceptor import TlsAcceptor
 from chargedeck.store import open_store
 
 log = logging.getLogger("chargedeck.server")
@@ -63,15 +67,30 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_event.set)
 
+    try:
+        server_tls = ServerTls(settings)
+        authority = server_tls.authority()
+    except TlsConfigError as exc:
+        raise StartupError(str(exc)) from exc
     store = await open_store(
         settings.database_url, migrate=True, sqlite_synchronous=settings.sqlite_synchronous
     )
     services = CsmsServices(
-        store=store, settings=settings, clock=SystemClock(), stations=Stations()
+        store=store,
+        settings=settings,
+        clock=SystemClock(),
+        stations=Stations(),
+        certificate_authority=authority,
     )
-    ocpp_server = OcppServer(services, transport_factory(settings.ocpp_transport))
+    guard = ConnectionGuard(store, settings, services.clock)
+    guard.start()
+    ocpp_server = OcppServer(services, guard, transport_factory(settings.ocpp_transport))
     http_server: _EmbeddedUvicorn | None = None
+    reload_task: asyncio.Task[None] | None = None
     try:
+        first_admin_password = await ensure_first_admin(store, services.clock)
+        if first_admin_password is not None:  # the console only, never the log (DESIGN §8)
+            sys.stderr.write(first_admin_notice(first_admin_password))
         try:
             host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
         except OSError as exc:
@@ -85,6 +104,36 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             port,
             settings.ocpp_transport,
         )
+        if server_tls.enabled:
+            acceptor = TlsAcceptor(
+                context=lambda: server_tls.context,
+                handshake_timeout_s=settings.tls_handshake_timeout_s,
+                on_failure=ocpp_server.refuse_tls,
+            )
+            try:
+                tls_host, tls_port = await ocpp_server.start(
+                    settings.ocpp_host, settings.ocpp_tls_port, acceptor
+                )
+            except OSError as exc:
+                raise _cannot_listen(
+                    "chargers (TLS)",
+                    "ocpp_host/ocpp_tls_port",
+                    settings.ocpp_host,
+                    settings.ocpp_tls_port,
+                    exc,
+                ) from exc
+            log.info(
+                "ocpp tls listening on %s:%d (chargers connect to wss://HOST:%d/ocpp/<ID>; "
+                "profiles 2 and 3%s)",
+                tls_host,
+                tls_port,
+                tls_port,
+                "" if server_tls.client_certificates else "; tls_ca unset: no client certificates",
+            )
+            reload_task = loop.create_task(
+                _reload_certificates(server_tls, settings.tls_reload_interval_s)
+            )
+            loop.add_signal_handler(signal.SIGHUP, _reload_now, server_tls)
         try:
             http_socket = _bind_http_socket(settings.http_host, settings.http_port)
         except OSError as exc:
@@ -107,12 +156,36 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         await stop_event.wait()
         log.info("shutting down: finishing messages in flight")
     finally:
+        if reload_task is not None:
+            reload_task.cancel()
         await ocpp_server.shutdown(settings.close_timeout_s)
         if http_server is not None:
             http_server.should_exit = True
             await http_server.shutdown()
+        await guard.close()
         await store.close()
         log.info("stopped")
+
+
+def _reload_now(server_tls: ServerTls) -> None:
+    """SIGHUP: load the certificate files now (e.g. from a renewal hook)."""
+    try:
+        server_tls.reload()
+        log.info("TLS certificates reloaded (SIGHUP)")
+    except TlsConfigError as exc:
+        log.warning("TLS certificates not reloaded, still serving the previous ones: %s", exc)
+
+
+async def _reload_certificates(server_tls: ServerTls, interval_s: float) -> None:
+    """Serve renewed certificate files without a restart; a broken file keeps the old ones."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            # Reading and parsing the files takes milliseconds: off the loop; the swap is one
+            # assignment.
+            await asyncio.to_thread(server_tls.reload_if_changed)
+        except TlsConfigError as exc:
+            log.warning("TLS certificates not reloaded, still serving the previous ones: %s", exc)
 
 
 def run(settings: Settings) -> None:

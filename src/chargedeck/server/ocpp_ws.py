@@ -14,11 +14,22 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import UnknownChargePointPolicy
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.security import (
+    BasicCredentials,
+    MalformedAuthorization,
+    PresentedIdentity,
+    Rejection,
+    RejectionReason,
+    SecurityProfile,
+    describe_tls_failure,
+    parse_basic_authorization,
+)
 from chargedeck.ocpp.errors import CallErrorSent
 from chargedeck.ocpp.handshake import (
     OCPP16_SUBPROTOCOL,
@@ -39,6 +50,7 @@ from chargedeck.ocpp.session import (
     Role,
 )
 from chargedeck.ocpp.v16.base import Message
+from chargedeck.server.tls_acceptor import TlsAcceptor, TlsFailure
 from chargedeck.server.transport import (
     Accept,
     AcceptAndClose,
@@ -241,65 +253,100 @@ class ChargePointConnection:
                 future.set_exception(ChargePointDisconnected(self.state.charge_point_id))
 
 
+def presented_identity(request: HandshakeRequest) -> PresentedIdentity:
+    """What the charger brought: TLS, its client certificate, its Basic credentials as bytes."""
+    authorizations = [value for name, value in request.headers if name.lower() == "authorization"]
+    credentials: BasicCredentials | None = None
+    malformed: str | None = None
+    if len(authorizations) > 1:
+        malformed = "more than one Authorization header"
+    elif authorizations:
+        try:
+            credentials = parse_basic_authorization(authorizations[0])
+        except MalformedAuthorization as exc:
+            malformed = str(exc)
+    return PresentedIdentity(
+        tls=request.tls is not None,
+        credentials=credentials,
+        malformed_authorization=malformed,
+        client_certificate_der=None if request.tls is None else request.tls.client_certificate_der,
+    )
+
+
 class OcppServer:
     """Accepts charger connections on ``/…/<ChargePointID>``; the transport carries the frames."""
 
-    def __init__(self, services: CsmsServices, transport: TransportFactory | None = None) -> None:
+    def __init__(
+        self,
+        services: CsmsServices,
+        guard: ConnectionGuard,
+        transport: TransportFactory | None = None,
+    ) -> None:
         self._services = services
+        self._guard = guard
         self._transport_factory = transport
         self._connections: set[ChargePointConnection] = set()
-        self._server: TransportServer | None = None
+        self._servers: list[TransportServer] = []
         self._draining = False
 
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen; returns the bound address (port 0 picks a free one)."""
+    async def start(self, host: str, port: int, tls: TlsAcceptor | None = None) -> tuple[str, int]:
+        """Listen for ws:// (or wss:// with ``tls``); returns the bound address (port 0 picks a
+        free one). Called once per listener: the ws:// and the wss:// port share every rule."""
         settings = self._services.settings
         factory = self._transport_factory or transport_factory(settings.ocpp_transport)
-        self._server = factory(
+        server = factory(
             self.receive_handshake,
             TransportOptions(
                 max_frame_bytes=settings.max_frame_bytes,
                 ping_interval_s=settings.ping_interval_s,
                 ping_timeout_s=settings.ping_timeout_s,
                 close_timeout_s=settings.close_timeout_s,
+                tls=tls,
             ),
         )
-        return await self._server.start(host, port)
+        self._servers.append(server)
+        return await server.start(host, port)
 
     # ---- handshake -------------------------------------------------------------------------
 
     async def receive_handshake(self, request: HandshakeRequest) -> HandshakeDecision:
-        """Decide an upgrade request: refuse it (HTTP status), accept it, or accept and close."""
+        """Decide an upgrade request: refuse it (HTTP status), accept it, or accept and close.
+
+        Security refusals (credentials, profile, certificate, back-off) go through the guard,
+        which logs, counts and stores them with their reason; the others are only logged.
+        """
         peer = request.remote_address
+        host = request.remote_host or peer.rpartition(":")[0] or peer
         try:
             charge_point_id = ChargePointId(parse_charge_point_id(request.path))
             if self._draining:
                 raise HandshakeRefused(HTTPStatus.SERVICE_UNAVAILABLE, "server is shutting down")
+            throttled = self._guard.throttled(charge_point_id, host)
+            if throttled is not None:
+                return self._refuse(charge_point_id, host, throttled)
             try:
-                registration = await self._services.store.registrations.registration_of(
-                    charge_point_id
-                )
+                access = await self._services.store.registrations.access_of(charge_point_id)
             except StoreUnavailable as exc:
                 log.error("handshake of %s: store unavailable: %s", charge_point_id, exc)
                 raise HandshakeRefused(
                     HTTPStatus.SERVICE_UNAVAILABLE, "the CSMS cannot read its store; retry later"
                 ) from exc
-            if (
-                registration is None
-                and self._services.settings.unknown_charge_points is UnknownChargePointPolicy.REJECT
-            ):
-                raise HandshakeRefused(
-                    HTTPStatus.NOT_FOUND,
-                    f"unknown charge point {charge_point_id!r} (unknown_charge_points=reject)",
-                )
         except HandshakeRefused as refused:
             log.warning("handshake from %s for %s refused: %s", peer, request.path[:120], refused)
             return Refuse(refused.status, refused.reason)
+        if access is None:
+            admitted = self._admit_unknown(charge_point_id)
+        else:
+            admitted = await self._guard.admit(charge_point_id, access, presented_identity(request))
+        if isinstance(admitted, Rejection):
+            return self._refuse(charge_point_id, host, admitted)
+        self._guard.succeeded(charge_point_id, host)
         state = ConnectionState(
             charge_point_id=charge_point_id,
             remote_address=peer,
             connected_at=self._services.clock.now(),
-            registration=registration,
+            registration=None if access is None else access.registration,
+            security_profile=admitted,
         )
         choice = choose_subprotocol(list(request.subprotocols))
         if choice is SubprotocolChoice.NOT_OFFERED:
@@ -315,6 +362,39 @@ class OcppServer:
             log.warning("charge point %s offered no subprotocol; assuming ocpp1.6", charge_point_id)
             return Accept(None, lambda link: self._open(link, state))
         return Accept(OCPP16_SUBPROTOCOL, lambda link: self._open(link, state))
+
+    def _admit_unknown(self, charge_point_id: ChargePointId) -> SecurityProfile | Rejection:
+        """A charger the store does not know: the unknown_charge_points policy decides, and no
+        unknown charger gets in when the server asks every charger for credentials."""
+        settings = self._services.settings
+        if settings.unknown_charge_points is UnknownChargePointPolicy.REJECT:
+            return Rejection(
+                RejectionReason.UNKNOWN_CHARGE_POINT,
+                f"unknown charge point {charge_point_id!r} (unknown_charge_points=reject)",
+            )
+        if self._guard.min_profile > SecurityProfile.NONE:
+            return Rejection(
+                RejectionReason.UNKNOWN_CHARGE_POINT,
+                f"unknown charge point {charge_point_id!r}: with min_security_profile "
+                f"{int(self._guard.min_profile)} only chargers added with credentials connect",
+            )
+        return SecurityProfile.NONE
+
+    def _refuse(self, charge_point_id: str, host: str, rejection: Rejection) -> Refuse:
+        self._guard.refused(charge_point_id, host, rejection)
+        headers: tuple[tuple[str, str], ...] = ()
+        if rejection.status is HTTPStatus.UNAUTHORIZED:
+            headers = (("WWW-Authenticate", 'Basic realm="ChargeDeck OCPP"'),)
+        elif rejection.retry_after_s is not None:
+            headers = (("Retry-After", str(rejection.retry_after_s)),)
+        return Refuse(rejection.status, f"{rejection.reason.value}: {rejection.detail}", headers)
+
+    def refuse_tls(self, failure: TlsFailure) -> None:
+        """A TLS handshake on the wss:// port failed: record it (the charger id is not known)."""
+        rejection = describe_tls_failure(
+            failure.ssl_reason, failure.verify_message, failure.connection_lost, failure.timed_out
+        )
+        self._guard.refused("", failure.remote_host, rejection)
 
     # ---- connections -----------------------------------------------------------------------
 
@@ -351,9 +431,10 @@ class OcppServer:
     async def shutdown(self, timeout_s: float, wait: Callable[[], Any] | None = None) -> None:
         """Stop accepting, let every message in flight finish and be answered, then close 1001."""
         self._draining = True
-        if self._server is None:
+        if not self._servers:
             return
-        self._server.stop_accepting()
+        for server in self._servers:
+            server.stop_accepting()
         for connection in self._connections:
             connection.draining = True
         loop = asyncio.get_running_loop()
@@ -365,7 +446,8 @@ class OcppServer:
             *(c.close(GOING_AWAY, "server shutting down") for c in list(self._connections)),
             return_exceptions=True,
         )
-        await self._server.wait_closed()
+        for server in self._servers:
+            await server.wait_closed()
 
 
 def transport_factory(name: str) -> TransportFactory:

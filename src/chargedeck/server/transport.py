@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Protocol
 
+from chargedeck.server.tls_acceptor import TlsAcceptor, TlsSession
+
 
 @dataclass(frozen=True, slots=True)
 class HandshakeRequest:
@@ -28,6 +30,10 @@ class HandshakeRequest:
     """Every request header as sent (for Basic auth, Security Profile 1 and 2)."""
     remote_address: str
     """``host:port`` of the peer."""
+    remote_host: str = ""
+    """The peer's address without the port (what back-off and the refusal record key on)."""
+    tls: TlsSession | None = None
+    """The TLS session (wss://), None for plain ws://."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +100,8 @@ class Refuse:
 
     status: HTTPStatus
     reason: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra response headers, e.g. WWW-Authenticate with a 401 (RFC 7235 §3.1)."""
 
 
 HandshakeDecision = Accept | AcceptAndClose | Refuse
@@ -110,6 +118,8 @@ class TransportOptions:
     ping_interval_s: float
     ping_timeout_s: float
     close_timeout_s: float
+    tls: TlsAcceptor | None = None
+    """Terminate TLS on this listener (the wss:// port), None for plain ws://."""
 
 
 class TransportServer(Protocol):

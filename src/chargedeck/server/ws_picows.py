@@ -37,6 +37,7 @@ from picows import (
 )
 from picows.picows import WSCloseHandshake
 
+from chargedeck.server.tls_acceptor import take_over_tls, tls_session
 from chargedeck.server.transport import (
     Accept,
     AcceptAndClose,
@@ -309,6 +310,10 @@ class _Handshake(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        acceptor = self._server.options.tls
+        if acceptor is not None and transport.get_extra_info("ssl_object") is None:
+            take_over_tls(transport, self, acceptor)  # called again once TLS is up
+            return
         # uvloop's transports do not derive from asyncio.Transport but have its methods.
         self._transport = cast(asyncio.Transport, transport)
         self._timer = asyncio.get_running_loop().call_later(
@@ -352,6 +357,7 @@ class _Handshake(asyncio.Protocol):
             return
         path, headers = parsed
         peer = transport.get_extra_info("peername")
+        has_port = isinstance(peer, tuple) and len(peer) >= 2
         request = HandshakeRequest(
             path=path,
             subprotocols=tuple(
@@ -362,9 +368,9 @@ class _Handshake(asyncio.Protocol):
                 if p.strip()
             ),
             headers=tuple(headers),
-            remote_address=(
-                f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else str(peer)
-            ),
+            remote_address=f"{peer[0]}:{peer[1]}" if has_port else str(peer),
+            remote_host=str(peer[0]) if has_port else str(peer),
+            tls=tls_session(transport),
         )
         decision = await self._server.receive_handshake(request)
         if transport.is_closing():
@@ -422,7 +428,11 @@ class PicowsServer:
                 response = WSUpgradeResponse.create_error_response(
                     decision.status,
                     (decision.reason + "\n").encode(),
-                    [("Content-Type", "text/plain; charset=utf-8"), SERVER_HEADER],
+                    [
+                        ("Content-Type", "text/plain; charset=utf-8"),
+                        SERVER_HEADER,
+                        *decision.headers,
+                    ],
                 )
                 return WSUpgradeResponseWithListener(response, None)
             headers = [SERVER_HEADER]

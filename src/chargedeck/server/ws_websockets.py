@@ -6,6 +6,7 @@ permessage-deflate off (it costs about 50 KB per connection), ``max_size`` = max
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -14,6 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from chargedeck.server.tls_acceptor import TlsAcceptor, take_over_tls, tls_session
 from chargedeck.server.transport import (
     Accept,
     AcceptAndClose,
@@ -26,11 +28,26 @@ from chargedeck.server.transport import (
 )
 
 
-def _peer(connection: ServerConnection) -> str:
+def _peer(connection: ServerConnection) -> tuple[str, str]:
+    """``host:port`` and ``host`` of the peer."""
     address = connection.remote_address
     if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
+        return f"{address[0]}:{address[1]}", str(address[0])
+    return str(address), str(address)
+
+
+def _tls_connection_class(acceptor: TlsAcceptor) -> type[ServerConnection]:
+    """A ServerConnection (websockets' documented ``create_connection`` hook) that runs the TLS
+    handshake itself before websockets sees the connection (see tls_acceptor.py)."""
+
+    class TlsServerConnection(ServerConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            if transport.get_extra_info("ssl_object") is None:
+                take_over_tls(transport, self, acceptor)
+                return
+            super().connection_made(transport)
+
+    return TlsServerConnection
 
 
 class _Link:
@@ -78,6 +95,9 @@ class WebsocketsServer:
             ping_timeout=options.ping_timeout_s,
             close_timeout=options.close_timeout_s,
             server_header="ChargeDeck",
+            create_connection=(
+                ServerConnection if options.tls is None else _tls_connection_class(options.tls)
+            ),
         )
         sockname = next(iter(self._server.sockets)).getsockname()
         return str(sockname[0]), int(sockname[1])
@@ -94,15 +114,21 @@ class WebsocketsServer:
         self, connection: ServerConnection, request: Request
     ) -> Response | None:
         offered = request.headers.get_all("Sec-WebSocket-Protocol")
+        remote_address, remote_host = _peer(connection)
         handshake = HandshakeRequest(
             path=request.path,
             subprotocols=tuple(p.strip() for h in offered for p in h.split(",") if p.strip()),
             headers=tuple(request.headers.raw_items()),
-            remote_address=_peer(connection),
+            remote_address=remote_address,
+            remote_host=remote_host,
+            tls=tls_session(connection.transport),
         )
         decision = await self._receive_handshake(handshake)
         if isinstance(decision, Refuse):
-            return connection.respond(decision.status, decision.reason + "\n")
+            response = connection.respond(decision.status, decision.reason + "\n")
+            for name, value in decision.headers:
+                response.headers[name] = value
+            return response
         self._decisions[connection] = decision
         return None
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.security import SecurityProfile
 from chargedeck.store._convert import to_record, to_records
 from chargedeck.store.engine import Database, dialect_insert
 from chargedeck.store.errors import AlreadyExists, NotFound
@@ -32,12 +33,25 @@ class ChargePoints:
         return None if row is None else to_record(ChargePointRecord, row)
 
     async def add_charge_point(
-        self, charge_point_id: ChargePointId, registration: Registration, now: datetime
+        self,
+        charge_point_id: ChargePointId,
+        registration: Registration,
+        now: datetime,
+        *,
+        security_profile: SecurityProfile = SecurityProfile.NONE,
+        authorization_key_hash: str | None = None,
     ) -> ChargePointRecord:
         """Add a charge point the operator declared; raises ``AlreadyExists`` if it is known."""
         statement = (
             dialect_insert(self._db.dialect_name, charge_points)
-            .values(id=charge_point_id, registration=registration.value, created_at=now)
+            .values(
+                id=charge_point_id,
+                registration=registration.value,
+                created_at=now,
+                security_profile=int(security_profile),
+                authorization_key_hash=authorization_key_hash,
+                authorization_key_set_at=None if authorization_key_hash is None else now,
+            )
             .on_conflict_do_nothing(index_elements=[_T.id])
             .returning(*charge_points.c)
         )
@@ -63,6 +77,57 @@ class ChargePoints:
                     _T.adopted_at, sa.bindparam("now", now, type_=UtcDateTime())
                 ),
             )
+            .returning(*charge_points.c)
+        )
+        async with self._db.write() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            raise NotFound(f"charge point {charge_point_id!r} is not in the store")
+        return to_record(ChargePointRecord, row)
+
+    async def set_authorization_key(
+        self, charge_point_id: ChargePointId, key_hash: str | None, now: datetime
+    ) -> ChargePointRecord:
+        """Store the hash of the charger's new password (None: remove it). Raises ``NotFound``."""
+        return await self._update(
+            charge_point_id,
+            authorization_key_hash=key_hash,
+            authorization_key_set_at=None if key_hash is None else now,
+        )
+
+    async def set_security_profile(
+        self,
+        charge_point_id: ChargePointId,
+        profile: SecurityProfile,
+        pending: SecurityProfile | None,
+    ) -> ChargePointRecord:
+        """Set the profile a charger must use and the raised one it may also use until it has
+        connected with it. Raises ``NotFound``."""
+        return await self._update(
+            charge_point_id,
+            security_profile=int(profile),
+            pending_security_profile=None if pending is None else int(pending),
+        )
+
+    async def promote_pending_profile(
+        self, charge_point_id: ChargePointId, profile: SecurityProfile
+    ) -> bool:
+        """The charger connected with its pending ``profile``: from now on only that one counts
+        (Whitepaper A05: never accept the lower profile again). False if it was not pending."""
+        statement = (
+            sa.update(charge_points)
+            .where(_T.id == charge_point_id, _T.pending_security_profile == int(profile))
+            .values(security_profile=int(profile), pending_security_profile=None)
+        )
+        async with self._db.write() as connection:
+            result = await connection.execute(statement)
+        return bool(result.rowcount)
+
+    async def _update(self, charge_point_id: ChargePointId, **values: object) -> ChargePointRecord:
+        statement = (
+            sa.update(charge_points)
+            .where(_T.id == charge_point_id)
+            .values(**values)
             .returning(*charge_points.c)
         )
         async with self._db.write() as connection:

@@ -15,6 +15,7 @@ import msgspec
 
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, ConnectorId, IdTag, TransactionId
+from chargedeck.domain.security import SecurityProfile
 
 __all__ = [
     "BootNotificationRecord",
@@ -93,6 +94,12 @@ class ChargePointRecord(msgspec.Struct, frozen=True, kw_only=True):
     last_heartbeat_at: datetime | None
     adopted_at: datetime | None
     created_at: datetime
+    security_profile: SecurityProfile
+    """The profile it must connect with (Security Whitepaper ed.3)."""
+    pending_security_profile: SecurityProfile | None
+    """A raised profile it was asked to use and has not connected with yet."""
+    authorization_key_set_at: datetime | None
+    """When its password was last set (None: it has none). The hash never leaves the store."""
 
 
 class BootRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,7 +1,8 @@
-"""The registration of charge points as their handshakes ask for it, one query per loop turn.
+"""What a charger's handshake needs from the store, one query per loop turn.
 
 Every charger's WebSocket handshake needs to know whether the store knows it (OCPP-J 1.6 §3.2:
-unknown ids may be refused with 404). After a server restart every charger reconnects at once;
+unknown ids may be refused with 404) and how it must authenticate (its security profile and
+password hash, Security Whitepaper ed.3). After a server restart every charger reconnects at once;
 one query per handshake through the read pool made 5,000 chargers take 25 s to connect and boot
 (bench idle phase), against 7.7 s without the query: under that load each read took ~200 ms.
 Lookups are answered by one ``WHERE id IN (...)`` query at a time, the way the batch writer
@@ -11,12 +12,14 @@ commits: a lookup made while a query runs joins the next one, so queries grow wi
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from dataclasses import dataclass
+from typing import Any, Final
 
 import sqlalchemy as sa
 
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.security import ChargerSecurity, SecurityProfile
 from chargedeck.store.engine import Database
 from chargedeck.store.errors import StoreError
 from chargedeck.store.schema import charge_points
@@ -25,18 +28,49 @@ from chargedeck.store.schema import charge_points
 _IDS_PER_QUERY: Final = 500
 
 
+@dataclass(frozen=True, slots=True)
+class ChargePointAccess:
+    """A known charger's registration and how it must authenticate."""
+
+    registration: Registration
+    security: ChargerSecurity
+
+
+_Answer = asyncio.Future[ChargePointAccess | None]
+_COLUMNS = (
+    charge_points.c.id,
+    charge_points.c.registration,
+    charge_points.c.security_profile,
+    charge_points.c.pending_security_profile,
+    charge_points.c.authorization_key_hash,
+)
+
+
+def _access(row: Any) -> ChargePointAccess:
+    pending = row.pending_security_profile
+    return ChargePointAccess(
+        registration=Registration(row.registration),
+        security=ChargerSecurity(
+            security_profile=SecurityProfile(row.security_profile),
+            pending_security_profile=None if pending is None else SecurityProfile(pending),
+            authorization_key_hash=row.authorization_key_hash,
+        ),
+    )
+
+
 class RegistrationLookup:
-    """``await lookup.registration_of(id)``: the charger's registration, or None if unknown."""
+    """``await lookup.access_of(id)``: the charger's registration and security settings, or None
+    if the store does not know it."""
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._waiting: dict[ChargePointId, list[asyncio.Future[Registration | None]]] = {}
+        self._waiting: dict[ChargePointId, list[_Answer]] = {}
         self._flush: asyncio.Task[None] | None = None
 
-    async def registration_of(self, charge_point_id: ChargePointId) -> Registration | None:
+    async def access_of(self, charge_point_id: ChargePointId) -> ChargePointAccess | None:
         """Raises ``StoreUnavailable`` when the query fails."""
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[Registration | None] = loop.create_future()
+        answer: _Answer = loop.create_future()
         self._waiting.setdefault(charge_point_id, []).append(answer)
         if self._flush is None:
             self._flush = loop.create_task(self._answer_waiting())
@@ -53,19 +87,17 @@ class RegistrationLookup:
         finally:
             self._flush = None
 
-    async def _answer(
-        self, waiting: dict[ChargePointId, list[asyncio.Future[Registration | None]]]
-    ) -> None:
+    async def _answer(self, waiting: dict[ChargePointId, list[_Answer]]) -> None:
         ids = list(waiting)
-        found: dict[str, Registration] = {}
+        found: dict[str, ChargePointAccess] = {}
         try:
             for start in range(0, len(ids), _IDS_PER_QUERY):
-                statement = sa.select(charge_points.c.id, charge_points.c.registration).where(
+                statement = sa.select(*_COLUMNS).where(
                     charge_points.c.id.in_(ids[start : start + _IDS_PER_QUERY])
                 )
                 async with self._db.read() as connection:
                     for row in await connection.execute(statement):
-                        found[row.id] = Registration(row.registration)
+                        found[row.id] = _access(row)
         except StoreError as exc:
             for answers in waiting.values():
                 for answer in answers:

@@ -13,13 +13,16 @@ from collections.abc import Mapping
 
 from chargedeck.csms.commands.command import Command
 from chargedeck.csms.commands.core import CORE_COMMANDS
+from chargedeck.csms.commands.security import SECURITY_COMMANDS
 from chargedeck.csms.context import CsmsServices
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.base import Message
 
 # THE command table: action name -> command (one row per command, STYLE rule 2).
-COMMANDS: Mapping[str, Command] = {command.action: command for command in CORE_COMMANDS}
+COMMANDS: Mapping[str, Command] = {
+    command.action: command for command in (*CORE_COMMANDS, *SECURITY_COMMANDS)
+}
 _COMMAND_BY_REQUEST_TYPE: Mapping[type[Message], Command] = {
     command.request: command for command in COMMANDS.values()
 }
@@ -50,6 +53,10 @@ async def send_command(
     command = _COMMAND_BY_REQUEST_TYPE.get(type(request))
     if command is None:
         raise CommandNotAllowed(f"{type(request).__name__} is not an operator command")
+    if command.check is not None:
+        refusal = command.check(services, charge_point_id, request)
+        if refusal is not None:
+            raise CommandNotAllowed(refusal)
     link = services.stations.get(charge_point_id)
     if link is None:
         if (

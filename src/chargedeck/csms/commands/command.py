@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from chargedeck.ocpp.v16.base import Message
+
+if TYPE_CHECKING:
+    from chargedeck.csms.context import CsmsServices
+
+Check = Callable[["CsmsServices", str, Any], str | None]
+"""Runs before a command is sent, with the charge point id and the request: returns the sentence
+why the request must not be sent (``send_command`` raises CommandNotAllowed with it), or None.
+It may log a warning the operator should see."""
 
 
 @dataclass(frozen=True)
@@ -15,3 +25,6 @@ class Command:
     request: type[Message]
     needs_accepted_boot: bool = False
     """OCPP 1.6 §4.2.1: RemoteStart/RemoteStop are not allowed while the charger is Pending."""
+    check: Check | None = None
+    """What must hold of the request before it is sent (e.g. InstallCertificate: one PEM
+    certificate); checked before the charger is looked up."""

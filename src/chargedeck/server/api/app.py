@@ -1,15 +1,17 @@
 """The operator REST API under /api/v1: THE route table, handlers, problem+json errors.
 
-Every route is one row of :data:`ROUTES` with its response type, so the OpenAPI document is
-generated from the same table that serves the requests (STYLE rule 2). Errors are RFC 9457
-problem details with a sentence that says what to change.
+Every route is one row of :data:`ROUTES` with the scope it needs and its response type, so the
+OpenAPI document is generated from the same table that serves the requests (STYLE rule 2).
+Every route requires credentials (``auth.py``); only the OpenAPI document itself is public.
+Errors are RFC 9457 problem details with a sentence that says what to change.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -31,27 +33,61 @@ from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, IdTag, TransactionId
+from chargedeck.domain.masking import masked_configuration_value
+from chargedeck.domain.operators import (
+    Scope,
+    check_not_last_admin,
+    check_password,
+    check_token_name,
+    check_token_scope,
+    check_username,
+    new_password,
+    new_token,
+    token_expiry,
+    token_hash,
+    token_prefix,
+)
+from chargedeck.domain.passwords import hash_secret
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 from chargedeck.ocpp.v16.actions import ACTIONS
+from chargedeck.ocpp.v16.base import Message
+from chargedeck.ocpp.v16.core import GetConfigurationResponse
+from chargedeck.server.api.auth import (
+    WWW_AUTHENTICATE,
+    Authenticator,
+    Forbidden,
+    Principal,
+    Unauthenticated,
+)
 from chargedeck.server.api.views import (
     ChargePointDetailView,
     ChargePointView,
     CommandResultView,
     ConnectionView,
     ConnectorView,
+    CreatedTokenView,
+    CreatedUserView,
     IdTagView,
     MeterValueView,
+    MeView,
     NewChargePoint,
     NewIdTag,
+    NewPassword,
+    NewToken,
+    NewUser,
     Page,
+    PasswordChangedView,
     Problem,
     StatusHistoryView,
+    TokenView,
     TransactionDetailView,
     TransactionView,
+    UserView,
 )
 from chargedeck.store import errors as store_errors
+from chargedeck.store.operators import ApiTokenRecord, OperatorUserRecord
 from chargedeck.store.records import ChargePointRecord, IdTagRecord, TransactionRecord
 
 log = logging.getLogger(__name__)
@@ -63,16 +99,24 @@ MAX_PAGE_SIZE = 500  # large enough for an export page, small enough to answer i
 _encoder = msgspec.json.Encoder()
 _json_decoder = msgspec.json.Decoder()
 BodyT = TypeVar("BodyT")
+T = TypeVar("T")
 
 
 class ApiProblem(Exception):
     """An API error with its HTTP status and a sentence; rendered as problem+json."""
 
-    def __init__(self, status: HTTPStatus, kind: str, detail: str) -> None:
+    def __init__(
+        self,
+        status: HTTPStatus,
+        kind: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.kind = kind
         self.detail = detail
+        self.headers = headers
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -91,6 +135,7 @@ def _problem(request: Request, problem: ApiProblem) -> Response:
         _encoder.encode(body),
         status_code=problem.status.value,
         media_type="application/problem+json",
+        headers=problem.headers,
     )
 
 
@@ -116,11 +161,12 @@ def _checked_charge_point_id(text: str, status: HTTPStatus) -> ChargePointId:
 
 
 # OCPP 1.6 transactionId is an integer; ChargeDeck hands out 1 .. 2^31-1 (int32 on chargers).
+# Token ids (an int4 serial on PostgreSQL) share the range.
 MAX_TRANSACTION_ID = 2**31 - 1
 
 
-def _transaction_number(text: str, what: str, hint: str) -> int:
-    """A decimal transaction id or cursor in 1 .. 2^31-1; anything else is a 400 naming it."""
+def _id_number(text: str, what: str, hint: str) -> int:
+    """A decimal id (transaction, token) or cursor in 1 .. 2^31-1; else a 400 naming it."""
     if re.fullmatch(r"[0-9]{1,10}", text) is None or not 1 <= int(text) <= MAX_TRANSACTION_ID:
         raise ApiProblem(
             HTTPStatus.BAD_REQUEST,
@@ -129,6 +175,22 @@ def _transaction_number(text: str, what: str, hint: str) -> int:
             f"{MAX_TRANSACTION_ID}{hint}",
         )
     return int(text)
+
+
+def _masked(response: Message) -> Message:
+    """The charger's answer as the operator may see it: values of secret configuration keys
+    (``domain/masking.py``) replaced by the mask."""
+    if isinstance(response, GetConfigurationResponse) and response.configuration_key:
+        return msgspec.structs.replace(
+            response,
+            configuration_key=[
+                msgspec.structs.replace(
+                    entry, value=masked_configuration_value(entry.key, entry.value)
+                )
+                for entry in response.configuration_key
+            ],
+        )
+    return response
 
 
 def _limit(request: Request, default: int = 50) -> int:
@@ -146,14 +208,37 @@ def _limit(request: Request, default: int = 50) -> int:
     return limit
 
 
+def _checked(check: Callable[[T], T], value: T) -> T:
+    """``check(value)``; its ValueError becomes a 422 with the rule's sentence."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-body", str(exc)) from None
+
+
+def _password_or_new(password: str | None) -> tuple[str, str | None]:
+    """(the password to set, the generated one to answer once or None when it was chosen)."""
+    if password is None:
+        generated = new_password()
+        return generated, generated
+    return _checked(check_password, password), None
+
+
+def _unknown_user(username: str) -> ApiProblem:
+    return ApiProblem(
+        HTTPStatus.NOT_FOUND, "unknown-user", f"user {username[:64]!r} does not exist"
+    )
+
+
 # ---- views from records ---------------------------------------------------------------------
 
 
 class Api:
     """The API handlers over the shared services."""
 
-    def __init__(self, services: CsmsServices) -> None:
+    def __init__(self, services: CsmsServices, authenticator: Authenticator) -> None:
         self.services = services
+        self.authenticator = authenticator
 
     def _connection(self, charge_point_id: str) -> ConnectionView:
         link = self.services.stations.get(charge_point_id)
@@ -197,7 +282,7 @@ class Api:
 
     # ---- charge points ----------------------------------------------------------------------
 
-    async def list_charge_points(self, request: Request) -> Response:
+    async def list_charge_points(self, request: Request, caller: Principal) -> Response:
         text = request.query_params.get("registration")
         registration = None
         if text is not None:
@@ -212,11 +297,11 @@ class Api:
         records = await self.services.store.charge_points.list_charge_points(registration)
         return _json(Page(items=[self._charge_point_view(r) for r in records]))
 
-    async def inbox(self, request: Request) -> Response:
+    async def inbox(self, request: Request, caller: Principal) -> Response:
         records = await self.services.store.charge_points.list_charge_points(Registration.PENDING)
         return _json(Page(items=[self._charge_point_view(r) for r in records]))
 
-    async def add_charge_point(self, request: Request) -> Response:
+    async def add_charge_point(self, request: Request, caller: Principal) -> Response:
         body = await _body(request, NewChargePoint)
         charge_point_id = _checked_charge_point_id(body.id, HTTPStatus.UNPROCESSABLE_ENTITY)
         try:
@@ -231,7 +316,7 @@ class Api:
             ) from None
         return _json(self._charge_point_view(record), status=201)
 
-    async def get_charge_point(self, request: Request) -> Response:
+    async def get_charge_point(self, request: Request, caller: Principal) -> Response:
         record = await self._known_charge_point(_charge_point_id(request))
         connectors = await self.services.store.connectors.list_connectors(record.id)
         base = self._charge_point_view(record)
@@ -256,7 +341,7 @@ class Api:
         )
         return _json(detail)
 
-    async def adopt_charge_point(self, request: Request) -> Response:
+    async def adopt_charge_point(self, request: Request, caller: Principal) -> Response:
         charge_point_id = _charge_point_id(request)
         try:
             record = await self.services.store.charge_points.adopt_charge_point(
@@ -268,10 +353,10 @@ class Api:
                 "unknown-charge-point",
                 f"charge point {charge_point_id!r} is not in the inbox",
             ) from None
-        log.info("charge point %s adopted by the operator", charge_point_id)
+        log.info("charge point %s adopted by %s", charge_point_id, caller.describe())
         return _json(self._charge_point_view(record))
 
-    async def status_history(self, request: Request) -> Response:
+    async def status_history(self, request: Request, caller: Principal) -> Response:
         record = await self._known_charge_point(_charge_point_id(request))
         rows = await self.services.store.connectors.status_history(
             record.id, None, _limit(request, 100)
@@ -296,7 +381,7 @@ class Api:
 
     # ---- commands -----------------------------------------------------------------------------
 
-    async def send_command(self, request: Request) -> Response:
+    async def send_command(self, request: Request, caller: Principal) -> Response:
         charge_point_id = _charge_point_id(request)
         action_name: str = request.path_params["action"]
         command = COMMANDS.get(action_name)
@@ -336,7 +421,7 @@ class Api:
         body = CommandResultView(
             charge_point_id=charge_point_id,
             action=action_name,
-            response=_json_decoder.decode(encode_message(response)),
+            response=_json_decoder.decode(encode_message(_masked(response))),
         )
         return _json(body)
 
@@ -362,7 +447,7 @@ class Api:
             "active": record.stopped_at is None,
         }
 
-    async def list_transactions(self, request: Request) -> Response:
+    async def list_transactions(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
         active_text = params.get("active")
         if active_text not in (None, "true", "false"):
@@ -373,9 +458,7 @@ class Api:
         before_id = (
             None
             if cursor_text is None
-            else _transaction_number(
-                cursor_text, "cursor", "; use next_cursor of the previous page"
-            )
+            else _id_number(cursor_text, "cursor", "; use next_cursor of the previous page")
         )
         charge_point_id = params.get("charge_point_id")
         limit = _limit(request)
@@ -389,9 +472,9 @@ class Api:
         next_cursor = str(records[-1].id) if len(records) == limit else None
         return _json(Page(items=items, next_cursor=next_cursor))
 
-    async def get_transaction(self, request: Request) -> Response:
+    async def get_transaction(self, request: Request, caller: Principal) -> Response:
         text: str = request.path_params["transaction_id"]
-        transaction_id = TransactionId(_transaction_number(text, "transaction-id", ""))
+        transaction_id = TransactionId(_id_number(text, "transaction-id", ""))
         record = await self.services.store.transactions.get_transaction(transaction_id)
         if record is None:
             raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-transaction", f"no transaction {text}")
@@ -424,11 +507,11 @@ class Api:
             created_at=record.created_at,
         )
 
-    async def list_id_tags(self, request: Request) -> Response:
+    async def list_id_tags(self, request: Request, caller: Principal) -> Response:
         records = await self.services.store.id_tags.list_id_tags()
         return _json(Page(items=[self._id_tag_view(r) for r in records]))
 
-    async def add_id_tag(self, request: Request) -> Response:
+    async def add_id_tag(self, request: Request, caller: Principal) -> Response:
         body = await _body(request, NewIdTag)
         try:
             record = await self.services.store.id_tags.add_id_tag(
@@ -445,27 +528,177 @@ class Api:
             ) from None
         return _json(self._id_tag_view(record), status=201)
 
+    # ---- operator access ----------------------------------------------------------------------
+
+    async def me(self, request: Request, caller: Principal) -> Response:
+        return _json(
+            MeView(
+                username=caller.username,
+                scope=caller.scope,
+                token_id=caller.token_id,
+                token_name=caller.token_name,
+            )
+        )
+
+    @staticmethod
+    def _user_view(record: OperatorUserRecord) -> UserView:
+        return msgspec.convert(record, UserView, from_attributes=True)
+
+    async def list_users(self, request: Request, caller: Principal) -> Response:
+        records = await self.services.store.operators.list_users()
+        return _json(Page(items=[self._user_view(r) for r in records]))
+
+    async def add_user(self, request: Request, caller: Principal) -> Response:
+        body = await _body(request, NewUser)
+        username = _checked(check_username, body.username)
+        password, generated = _password_or_new(body.password)
+        password_hash = await asyncio.to_thread(hash_secret, password.encode())
+        try:
+            record = await self.services.store.operators.create_user(
+                username, password_hash, body.scope, self.services.clock.now()
+            )
+        except store_errors.AlreadyExists:
+            raise ApiProblem(
+                HTTPStatus.CONFLICT, "user-exists", f"user {username!r} exists already"
+            ) from None
+        log.info("user %r (scope %s) created by %s", username, body.scope.value, caller.describe())
+        view = self._user_view(record)
+        return _json(
+            CreatedUserView(**msgspec.structs.asdict(view), password=generated), status=201
+        )
+
+    async def set_password(self, request: Request, caller: Principal) -> Response:
+        username: str = request.path_params["username"]
+        body = await _body(request, NewPassword)
+        password, generated = _password_or_new(body.password)
+        password_hash = await asyncio.to_thread(hash_secret, password.encode())
+        try:
+            await self.services.store.operators.set_password(username, password_hash)
+        except store_errors.NotFound:
+            raise _unknown_user(username) from None
+        self.authenticator.forget(username)
+        log.info("password of user %r changed by %s", username, caller.describe())
+        return _json(PasswordChangedView(username=username, password=generated))
+
+    async def disable_user(self, request: Request, caller: Principal) -> Response:
+        username: str = request.path_params["username"]
+        operators = self.services.store.operators
+        try:
+            check_not_last_admin(username, await operators.enabled_admins())
+        except ValueError as exc:
+            raise ApiProblem(HTTPStatus.CONFLICT, "last-admin", str(exc)) from None
+        try:
+            record = await operators.disable_user(username, self.services.clock.now())
+        except store_errors.NotFound:
+            raise _unknown_user(username) from None
+        self.authenticator.forget(username)
+        log.info("user %r disabled by %s", username, caller.describe())
+        return _json(self._user_view(record))
+
+    @staticmethod
+    def _token_view(record: ApiTokenRecord) -> TokenView:
+        return msgspec.convert(record, TokenView, from_attributes=True)
+
+    async def list_tokens(self, request: Request, caller: Principal) -> Response:
+        records = await self.services.store.operators.list_tokens()
+        return _json(Page(items=[self._token_view(r) for r in records]))
+
+    async def add_token(self, request: Request, caller: Principal) -> Response:
+        body = await _body(request, NewToken)
+        name = _checked(check_token_name, body.name)
+        now = self.services.clock.now()
+        try:
+            expires_at = token_expiry(now, body.expires_days)
+        except ValueError as exc:
+            raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-body", str(exc)) from None
+        owner = body.user if body.user is not None else caller.username
+        user_id = None
+        if owner is not None:
+            user = await self.services.store.operators.get_user(owner)
+            if user is None or user.disabled_at is not None:
+                raise ApiProblem(
+                    HTTPStatus.UNPROCESSABLE_ENTITY,
+                    "unknown-user",
+                    f"user {owner[:64]!r} does not exist or is disabled",
+                )
+            _checked(lambda scope: check_token_scope(scope, user.scope, user.username), body.scope)
+            user_id = user.id
+        token = new_token()
+        record = await self.services.store.operators.create_token(
+            name=name,
+            scope=body.scope,
+            token_hash=token_hash(token),
+            token_prefix=token_prefix(token),
+            now=now,
+            user_id=user_id,
+            expires_at=expires_at,
+        )
+        log.info(
+            "token %r (id %d, scope %s) created by %s",
+            name,
+            record.id,
+            record.scope.value,
+            caller.describe(),
+        )
+        view = self._token_view(record)
+        return _json(CreatedTokenView(**msgspec.structs.asdict(view), token=token), status=201)
+
+    async def revoke_token(self, request: Request, caller: Principal) -> Response:
+        text: str = request.path_params["token_id"]
+        token_id = _id_number(text, "token-id", "")
+        try:
+            record = await self.services.store.operators.revoke_token(
+                token_id, self.services.clock.now()
+            )
+        except store_errors.NotFound:
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND, "unknown-token", f"there is no token with id {token_id}"
+            ) from None
+        log.info("token %r (id %d) revoked by %s", record.name, record.id, caller.describe())
+        return _json(self._token_view(record))
+
 
 # ---- the route table ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ApiRoute:
-    """One REST route: path, method, handler name on :class:`Api`, and documentation."""
+    """One REST route: method, path, the scope a caller needs, handler name on :class:`Api`,
+    and documentation."""
 
     method: str
     path: str
+    scope: Scope
     handler: str
     summary: str
     response: Any
     request: Any = None
     status: int = 200
+    self_service: bool = False
+    """The user named by ``{username}`` in the path may call it too, whatever their scope,
+    when they prove their password in the request (HTTP Basic): a token is not enough."""
 
+    def check_caller(self, caller: Principal, path_params: Mapping[str, str]) -> None:
+        """Raise ``Forbidden`` unless ``caller`` may use this route."""
+        if (
+            self.self_service
+            and caller.by_password
+            and caller.username == path_params.get("username")
+        ):
+            return
+        alternative = " (or Basic authentication as that user)" if self.self_service else ""
+        caller.require(self.scope, f"{self.method} {API_PREFIX}{self.path}", alternative)
+
+
+# Scopes: reading is `read`; commands and charge point / id tag changes are `operate`; accounts
+# and tokens are `admin` (DESIGN §8). A user may set their own password (self_service).
+READ, OPERATE, ADMIN = Scope.READ, Scope.OPERATE, Scope.ADMIN
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "GET",
         "/charge-points",
+        READ,
         "list_charge_points",
         "List charge points with live state",
         Page[ChargePointView],
@@ -473,6 +706,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "POST",
         "/charge-points",
+        OPERATE,
         "add_charge_point",
         "Register a charge point",
         ChargePointView,
@@ -482,6 +716,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "GET",
         "/charge-points/{charge_point_id}",
+        READ,
         "get_charge_point",
         "One charge point with its connectors",
         ChargePointDetailView,
@@ -489,6 +724,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "GET",
         "/charge-points/{charge_point_id}/status-history",
+        READ,
         "status_history",
         "StatusNotification history of a charge point",
         Page[StatusHistoryView],
@@ -496,6 +732,7 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "POST",
         "/charge-points/{charge_point_id}/adopt",
+        OPERATE,
         "adopt_charge_point",
         "Adopt a charge point waiting in the inbox",
         ChargePointView,
@@ -503,15 +740,20 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "POST",
         "/charge-points/{charge_point_id}/commands/{action}",
+        OPERATE,
         "send_command",
-        "Send an OCPP command (payload in OCPP camelCase) and return the charger's answer",
+        "Send an OCPP command (payload in OCPP camelCase) and return the charger's answer; "
+        "values of secret configuration keys are answered as ***",
         CommandResultView,
         dict[str, Any],
     ),
-    ApiRoute("GET", "/inbox", "inbox", "Charge points waiting for adoption", Page[ChargePointView]),
+    ApiRoute(
+        "GET", "/inbox", READ, "inbox", "Charge points waiting for adoption", Page[ChargePointView]
+    ),
     ApiRoute(
         "GET",
         "/transactions",
+        READ,
         "list_transactions",
         "Transactions, newest first (filters: charge_point_id, active; cursor pagination)",
         Page[TransactionView],
@@ -519,12 +761,60 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "GET",
         "/transactions/{transaction_id}",
+        READ,
         "get_transaction",
         "One transaction with its meter values",
         TransactionDetailView,
     ),
-    ApiRoute("GET", "/id-tags", "list_id_tags", "Id tags", Page[IdTagView]),
-    ApiRoute("POST", "/id-tags", "add_id_tag", "Add an id tag", IdTagView, NewIdTag, 201),
+    ApiRoute("GET", "/id-tags", READ, "list_id_tags", "Id tags", Page[IdTagView]),
+    ApiRoute("POST", "/id-tags", OPERATE, "add_id_tag", "Add an id tag", IdTagView, NewIdTag, 201),
+    ApiRoute("GET", "/me", READ, "me", "Who the API sees: account, token, scope", MeView),
+    ApiRoute("GET", "/users", ADMIN, "list_users", "Operator accounts", Page[UserView]),
+    ApiRoute(
+        "POST",
+        "/users",
+        ADMIN,
+        "add_user",
+        "Create an operator account; a generated password is answered once",
+        CreatedUserView,
+        NewUser,
+        201,
+    ),
+    ApiRoute(
+        "POST",
+        "/users/{username}/password",
+        ADMIN,
+        "set_password",
+        "Set an account's password (scope admin, or the user themself with Basic "
+        "authentication); a generated password is answered once",
+        PasswordChangedView,
+        NewPassword,
+        self_service=True,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/users/{username}",
+        ADMIN,
+        "disable_user",
+        "Disable an account and its tokens (the last enabled admin cannot be disabled)",
+        UserView,
+    ),
+    ApiRoute(
+        "GET", "/tokens", ADMIN, "list_tokens", "API tokens (never their text)", Page[TokenView]
+    ),
+    ApiRoute(
+        "POST",
+        "/tokens",
+        ADMIN,
+        "add_token",
+        "Create an API token; its text is in this answer only",
+        CreatedTokenView,
+        NewToken,
+        201,
+    ),
+    ApiRoute(
+        "DELETE", "/tokens/{token_id}", ADMIN, "revoke_token", "Revoke an API token", TokenView
+    ),
 )
 
 
@@ -532,15 +822,32 @@ def build_api(services: CsmsServices) -> Starlette:
     """The Starlette app for /api/v1, routes taken from :data:`ROUTES`."""
     from chargedeck.server.api.openapi import build_openapi
 
-    api = Api(services)
+    authenticator = Authenticator(services.store.operators, services.clock)
+    api = Api(services, authenticator)
     openapi_bytes = _encoder.encode(build_openapi(ROUTES, API_PREFIX))
 
-    def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[..., Any]:
+    def endpoint(route: ApiRoute) -> Callable[..., Any]:
+        handler: Callable[[Request, Principal], Awaitable[Response]] = getattr(api, route.handler)
+
         async def run(request: Request) -> Response:
             try:
-                return await handler(request)
+                caller = await authenticator.authenticate(request.headers.get("authorization"))
+                route.check_caller(caller, request.path_params)
+                return await handler(request, caller)
             except ApiProblem as problem:
                 return _problem(request, problem)
+            except Unauthenticated as exc:
+                return _problem(
+                    request,
+                    ApiProblem(
+                        HTTPStatus.UNAUTHORIZED,
+                        "unauthenticated",
+                        exc.reason,
+                        {"WWW-Authenticate": WWW_AUTHENTICATE},
+                    ),
+                )
+            except Forbidden as exc:
+                return _problem(request, ApiProblem(HTTPStatus.FORBIDDEN, "forbidden", exc.reason))
             except store_errors.StoreUnavailable as exc:
                 log.error("API %s %s: store unavailable: %s", request.method, request.url.path, exc)
                 return _problem(
@@ -553,10 +860,7 @@ def build_api(services: CsmsServices) -> Starlette:
     async def openapi(request: Request) -> Response:
         return Response(openapi_bytes, media_type="application/json")
 
-    routes = [
-        Route(API_PREFIX + r.path, endpoint(getattr(api, r.handler)), methods=[r.method])
-        for r in ROUTES
-    ]
+    routes = [Route(API_PREFIX + r.path, endpoint(r), methods=[r.method]) for r in ROUTES]
     routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,9 @@
-"""OpenAPI 3.1 document generated from the route table and the API's msgspec types."""
+"""OpenAPI 3.1 document generated from the route table and the API's msgspec types.
+
+Every operation names the security schemes it accepts (bearer token, HTTP Basic) and, in
+``x-required-scope``, the scope a caller needs, taken from the route's row. The document itself is
+served without credentials: it describes the API, it holds no data.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,30 @@ if TYPE_CHECKING:
     from chargedeck.server.api.app import ApiRoute
 
 _REF = "#/components/schemas/{name}"
+SCOPE_EXTENSION = "x-required-scope"
+# True where the user named by {username} may call the operation with Basic auth, any scope.
+SELF_SERVICE_EXTENSION = "x-self-service"
+SECURITY_SCHEMES: dict[str, Any] = {
+    "bearerToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token (cdk_...): chargedeck tokens create NAME --scope SCOPE, "
+        "or POST /api/v1/tokens",
+    },
+    "operatorPassword": {
+        "type": "http",
+        "scheme": "basic",
+        "description": "An operator account's username and password",
+    },
+}
+_SECURITY: list[dict[str, list[str]]] = [{name: []} for name in SECURITY_SCHEMES]
+_DESCRIPTION = (
+    "Every operation needs credentials: Authorization: Bearer <API token>, or HTTP Basic with "
+    "an operator account. Each operation names the scope it needs in x-required-scope (read < "
+    "operate < admin); where x-self-service is true, the user named in the path may call it "
+    "too, authenticated by password. Missing or invalid credentials answer 401, too small a "
+    "scope 403. This document is public."
+)
 
 
 def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
@@ -33,15 +62,24 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)}", route.path)
         ]
+        problem = {"application/problem+json": {"schema": problem_schema}}
         operation: dict[str, Any] = {
             "operationId": route.handler,
             "summary": route.summary,
             "parameters": parameters,
+            "security": _SECURITY,
+            SCOPE_EXTENSION: route.scope.value,
+            SELF_SERVICE_EXTENSION: route.self_service,
             "responses": {
                 str(route.status): {
                     "description": "OK",
                     "content": {"application/json": {"schema": schema_of[id(route.response)]}},
                 },
+                "401": {
+                    "description": "No, unknown, revoked or expired credentials",
+                    "content": problem,
+                },
+                "403": {"description": f"Needs scope {route.scope.value}", "content": problem},
                 "default": {
                     "description": "RFC 9457 problem details",
                     "content": {"application/problem+json": {"schema": problem_schema}},
@@ -56,7 +94,11 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "ChargeDeck operator API", "version": __version__},
+        "info": {
+            "title": "ChargeDeck operator API",
+            "version": __version__,
+            "description": _DESCRIPTION,
+        },
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 import msgspec
 
 from chargedeck.domain.id_tags import MAX_ID_TAG_LENGTH
+from chargedeck.domain.operators import Scope
 
 
 class View(msgspec.Struct, frozen=True, kw_only=True):
@@ -150,6 +151,87 @@ class NewIdTag(View, frozen=True, kw_only=True):
     expiry_date: ZonedDateTime | None = None
     blocked: bool = False
     owner: str | None = None
+
+
+# ---- operator access -------------------------------------------------------------------------
+
+
+class UserView(View, frozen=True, kw_only=True):
+    """An operator account (never its password or hash)."""
+
+    username: str
+    scope: Scope
+    created_at: datetime
+    disabled_at: datetime | None
+
+
+class CreatedUserView(UserView, frozen=True, kw_only=True):
+    """The new account; ``password`` is the generated one, shown in this answer only (None
+    when the request chose it)."""
+
+    password: str | None
+
+
+class NewUser(View, frozen=True, kw_only=True):
+    """Body of POST /users: without a password, one is generated and answered once."""
+
+    username: str
+    scope: Scope
+    password: str | None = None
+
+
+class NewPassword(View, frozen=True, kw_only=True):
+    """Body of POST /users/{username}/password: without a password, one is generated."""
+
+    password: str | None = None
+
+
+class PasswordChangedView(View, frozen=True, kw_only=True):
+    """``password`` is the generated one, shown in this answer only (None when chosen)."""
+
+    username: str
+    password: str | None
+
+
+class TokenView(View, frozen=True, kw_only=True):
+    """An API token as listed: its first characters (``token_prefix``), never the token."""
+
+    id: int
+    name: str
+    username: str | None
+    """The account the token belongs to; None for a service token of its own."""
+    scope: Scope
+    token_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    """Updated at most once a minute."""
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class CreatedTokenView(TokenView, frozen=True, kw_only=True):
+    """The new token: ``token`` is its text, in this answer only; it cannot be shown again."""
+
+    token: str
+
+
+class NewToken(View, frozen=True, kw_only=True):
+    """Body of POST /tokens. ``user``: the account it belongs to (default: the caller's own);
+    ``expires_days``: 1 to 3650, None for no expiry."""
+
+    name: str
+    scope: Scope
+    user: str | None = None
+    expires_days: int | None = None
+
+
+class MeView(View, frozen=True, kw_only=True):
+    """Who the API sees: the account, and the token when one was used."""
+
+    username: str | None
+    scope: Scope
+    token_id: int | None
+    token_name: str | None
 
 
 class Problem(View, frozen=True, kw_only=True):
