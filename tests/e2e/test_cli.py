@@ -425,7 +425,7 @@ async def test_command_with_a_read_token_exits_2_with_403(cli_server: ServerProc
         "operate; token 'viewer' (id "
     )
     assert sentence(result.stderr).endswith(
-        "has scope read; commands need a token with scope operate or admin"
+        "has scope read; this needs a token with scope operate or higher"
     )
 
 

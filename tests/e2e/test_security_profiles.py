@@ -24,8 +24,9 @@ from typing import Any
 
 import pytest
 import websockets
-from ocpp.v16 import call
-from ocpp.v16.enums import RegistrationStatus
+from ocpp.routing import on
+from ocpp.v16 import call, call_result
+from ocpp.v16.enums import ConfigurationStatus, RegistrationStatus
 from websockets.exceptions import InvalidMessage, InvalidStatus
 
 from chargedeck.domain.certificates import (
@@ -395,3 +396,152 @@ async def test_renewed_certificate_files_are_served_without_dropping_connected_c
             # The charger connected before the reload is still connected, on the old session.
             await old.call(call.Heartbeat())
             assert server_certificate_serial(old) == before
+
+
+# ---- changing how a charger authenticates, through the API -----------------------------------
+
+NEW_PASSWORD = "Rotated-Passw0rd-567"
+
+
+class RefusingCharger(LibraryCharger):
+    """A charger that answers Rejected to every ChangeConfiguration."""
+
+    @on("ChangeConfiguration")
+    def on_change_configuration(self, **kwargs: Any) -> Any:
+        self.received.append(("ChangeConfiguration", kwargs))
+        return call_result.ChangeConfiguration(status=ConfigurationStatus.rejected)
+
+
+async def test_a_connected_charger_gets_its_new_password_first_and_only_then_it_changes(
+    database_url: str,
+) -> None:
+    add_charge_point(database_url, "WB-R", "--password", PASSWORD)
+    with running_server(database_url, NO_BACKOFF) as server:
+        url = server.ocpp_url
+        async with (
+            charger(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) as peer,
+            server.async_api_client() as api,
+        ):
+            answer = await api.put("/charge-points/WB-R/password", json={"password": NEW_PASSWORD})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["outcome"] == "accepted_by_charger"
+            assert answer.json()["charge_point"]["has_password"] is True
+            # 20 bytes: sent as their hex (Security Whitepaper: up to 40 hex digits).
+            assert (
+                "ChangeConfiguration",
+                {"key": "AuthorizationKey", "value": NEW_PASSWORD.encode().hex()},
+            ) in peer.received
+        assert await refused_status(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) == 401
+        assert await boots(url, "WB-R", headers=basic("WB-R", NEW_PASSWORD.encode())) == (
+            RegistrationStatus.accepted
+        )
+    assert PASSWORD not in server.log_text()
+    assert NEW_PASSWORD not in server.log_text()
+
+
+async def test_a_charger_that_refuses_the_new_password_keeps_the_old_one(
+    database_url: str,
+) -> None:
+    add_charge_point(database_url, "WB-R", "--password", PASSWORD)
+    with running_server(database_url, NO_BACKOFF) as server:
+        url = server.ocpp_url
+        connection = await websockets.connect(
+            f"{url}/WB-R",
+            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+            additional_headers=basic("WB-R", PASSWORD.encode()),
+        )
+        peer = RefusingCharger("WB-R", connection)
+        loop_task = asyncio.create_task(peer.start())
+        try:
+            async with server.async_api_client() as api:
+                answer = await api.put(
+                    "/charge-points/WB-R/password", json={"password": NEW_PASSWORD}
+                )
+            assert answer.json()["outcome"] == "refused_by_charger"
+            assert answer.json()["charger_status"] == "Rejected"
+        finally:
+            loop_task.cancel()
+            await connection.close()
+        assert await boots(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) == (
+            RegistrationStatus.accepted
+        )
+        assert (
+            await refused_status(url, "WB-R", headers=basic("WB-R", NEW_PASSWORD.encode())) == 401
+        )
+
+
+async def test_raising_the_profile_never_locks_the_charger_out(database_url: str, pki: Pki) -> None:
+    add_charge_point(database_url, "WB-UP", "--password", PASSWORD)
+    headers = basic("WB-UP", PASSWORD.encode())
+    with running_server(database_url, (*pki.server_args(), *NO_BACKOFF)) as server:
+        wss_url = f"wss://127.0.0.1:{tls_port(server)}/ocpp"
+        async with (
+            charger(server.ocpp_url, "WB-UP", headers=headers) as peer,
+            server.async_api_client() as api,
+        ):
+            answer = await api.put(
+                "/charge-points/WB-UP/security-profile", json={"security_profile": 2}
+            )
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["outcome"] == "accepted_by_charger"
+            assert (
+                body["charge_point"]["security_profile"],
+                body["charge_point"]["pending_security_profile"],
+            ) == (1, 2)
+            assert (
+                "ChangeConfiguration",
+                {"key": "SecurityProfile", "value": "2"},
+            ) in peer.received
+        # Until it has come back over TLS, the old way still works...
+        assert await boots(server.ocpp_url, "WB-UP", headers=headers) == RegistrationStatus.accepted
+        # ...then it connects with profile 2, which becomes its only profile.
+        context = client_context(pki.ca_file)
+        assert await boots(wss_url, "WB-UP", headers=headers, context=context) == (
+            RegistrationStatus.accepted
+        )
+        assert await refused_status(server.ocpp_url, "WB-UP", headers=headers) == 403
+        async with server.async_api_client() as api:
+            now = (await api.get("/charge-points/WB-UP")).json()
+            refusals = (await api.get("/charge-points/WB-UP/rejections")).json()["items"]
+        assert (now["security_profile"], now["pending_security_profile"]) == (2, None)
+        assert [r["reason"] for r in refusals] == ["profile_requires_tls"]
+        assert refusals[0]["charger_shows"] == "Connection Rejected"
+        assert "wss://" in refusals[0]["remedy"]
+
+
+async def test_the_ca_root_to_upload_is_downloadable_as_pem_and_der(
+    tls_server: ServerProcess, pki: Pki
+) -> None:
+    from cryptography import x509
+
+    async with tls_server.async_api_client() as api:
+        pem = await api.get("/tls/ca.pem")
+        der = await api.get("/tls/ca.der")
+    assert pem.status_code == 200
+    assert pem.headers["content-type"] == "application/x-pem-file"
+    assert pem.content == pki.ca_file.read_bytes()
+    assert der.headers["content-type"] == "application/pkix-cert"
+    assert x509.load_der_x509_certificate(der.content) == pki.authority.certificate
+
+
+async def test_a_revoked_client_certificate_is_refused_at_the_next_connection(
+    database_url: str, pki: Pki
+) -> None:
+    add_charge_point(database_url, "WB-3", "--security-profile", "3")
+    bundle = pki.client_certificate("WB-3")
+    serial = bundle.stem.rsplit("-", 1)[1]
+    with running_server(database_url, (*pki.server_args(), *NO_BACKOFF)) as server:
+        url = f"wss://127.0.0.1:{tls_port(server)}/ocpp"
+        context = client_context(pki.ca_file, bundle)
+        assert await boots(url, "WB-3", context=context) == RegistrationStatus.accepted
+        async with server.async_api_client() as api:
+            revoked = await api.post(
+                "/certificates/revoked",
+                json={"serial_number": serial, "charge_point_id": "WB-3", "reason": "stolen"},
+            )
+            assert revoked.status_code == 201, revoked.text
+        assert await refused_status(url, "WB-3", context=context) == 403
+        async with server.async_api_client() as api:
+            refusals = (await api.get("/rejections", params={"charge_point_id": "WB-3"})).json()
+        assert [r["reason"] for r in refusals["items"]] == ["client_certificate_revoked"]

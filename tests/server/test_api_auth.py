@@ -109,9 +109,13 @@ def test_the_openapi_document_is_public_and_declares_bearer_and_basic(
 
 
 def test_the_scope_of_a_route_follows_the_policy() -> None:
-    """GET reads; accounts and tokens are admin; every other change is operate."""
+    """GET reads; accounts, tokens and how chargers authenticate (passwords, security profiles,
+    TLS, revocations) are admin; every other change is operate."""
+    security = ("/password", "/security-profile", "/tls/reload", "/certificates/revoked")
     for route in ROUTES:
-        if route.path.startswith(("/users", "/tokens")):
+        if route.path.startswith(("/users", "/tokens")) or (
+            route.method != "GET" and route.path.endswith(security)
+        ):
             expected = Scope.ADMIN
         elif route.method == "GET":
             expected = Scope.READ

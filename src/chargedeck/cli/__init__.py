@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from datetime import datetime
-from http import HTTPStatus
 from typing import Annotated, Any
 
 import typer
@@ -23,12 +20,16 @@ from rich.table import Table
 
 from chargedeck.cli import certs
 from chargedeck.cli._support import (
+    ApiOption,
     ConfigOption,
     JsonOption,
+    TokenOption,
+    call_api,
     checked_charge_point_id,
     console,
     database_url,
     fail,
+    load_settings,
     now,
     print_json,
     report,
@@ -189,6 +190,148 @@ def charge_points_add(
         print_json({"charge_point": record, "password": password})
     else:
         report(record, as_json, sentence)
+
+
+@charge_points_app.command(
+    "set-password",
+    help="Set or rotate a charger's password. Through the running server: a connected charger "
+    "is told first (ChangeConfiguration AuthorizationKey) and the password changes only if it "
+    "accepts. --offline writes the store directly (server stopped; enter it in the charger).",
+)
+def charge_points_set_password(
+    charge_point_id: str,
+    password: Annotated[str | None, typer.Option("--password", help="16-40 characters")] = None,
+    generate_password: Annotated[
+        bool, typer.Option("--generate-password", help="Make one and print it once")
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Write the store directly; no server running")
+    ] = False,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    import secrets
+
+    from chargedeck.domain.security import InvalidAuthorizationKey, parse_authorization_key
+
+    checked = checked_charge_point_id(charge_point_id)
+    if (password is None) == (not generate_password):
+        raise fail("give --password or --generate-password (one of them)")
+    if generate_password:
+        password = secrets.token_hex(10)
+    assert password is not None
+    try:
+        key = parse_authorization_key(password)
+    except InvalidAuthorizationKey as exc:
+        raise fail(str(exc)) from None
+    if offline:
+
+        async def work(store: Any) -> Any:
+            from chargedeck.domain.passwords import hash_secret
+            from chargedeck.store import errors as store_errors
+
+            try:
+                return await store.charge_points.set_authorization_key(
+                    checked, hash_secret(key.key), now()
+                )
+            except store_errors.NotFound:
+                raise fail(f"charge point {checked!r} is not in the store") from None
+
+        record = run_store(config, work)
+        answer: Any = {"outcome": "stored", "charger_status": None, "charge_point": record}
+    else:
+        path = f"/charge-points/{urllib.parse.quote(checked, safe='')}/password"
+        answer = call_api(
+            api, "PUT", path, json.dumps({"password": password}).encode(), token, "admin"
+        )
+    outcome = answer["outcome"]
+    if as_json:
+        print_json({**answer, "password": password if generate_password else None})
+        return
+    sentences = {
+        "stored": "password stored; enter the same password in the charger",
+        "accepted_by_charger": "the charger accepted its new password; it reconnects with it",
+        "refused_by_charger": f"the charger answered {answer['charger_status']}: "
+        "the old password stays valid",
+    }
+    console.print(f"{checked}: {sentences[outcome]}")
+    if generate_password and outcome != "refused_by_charger":
+        console.print(f"password (shown once): {password}")
+    if outcome == "refused_by_charger":
+        raise typer.Exit(code=1)
+
+
+@charge_points_app.command(
+    "set-security-profile",
+    help="Raise (or lower) a charger's security profile (0-3). A raised profile stays pending, "
+    "with the old one still accepted, until the charger connects with it.",
+)
+def charge_points_set_security_profile(
+    charge_point_id: str,
+    profile: Annotated[int, typer.Argument(min=0, max=3)],
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Write the store directly; no server running")
+    ] = False,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    checked = checked_charge_point_id(charge_point_id)
+    if offline:
+        settings = load_settings(config)
+
+        async def work(store: Any) -> Any:
+            from chargedeck.clock import SystemClock
+            from chargedeck.csms.charger_security import (
+                SecurityChangeRefused,
+                set_security_profile,
+            )
+            from chargedeck.csms.commands import UnknownChargePoint
+            from chargedeck.csms.context import CsmsServices
+            from chargedeck.csms.stations import Stations
+            from chargedeck.domain.security import SecurityProfile
+
+            services = CsmsServices(store, settings, SystemClock(), Stations())
+            try:
+                change = await set_security_profile(services, checked, SecurityProfile(profile))
+            except (SecurityChangeRefused, UnknownChargePoint) as exc:
+                raise fail(str(exc)) from None
+            return {
+                "outcome": change.outcome.value,
+                "charger_status": None,
+                "charge_point": change.charge_point,
+            }
+
+        answer: Any = run_store(config, work)
+    else:
+        path = f"/charge-points/{urllib.parse.quote(checked, safe='')}/security-profile"
+        answer = call_api(
+            api, "PUT", path, json.dumps({"security_profile": profile}).encode(), token, "admin"
+        )
+    if as_json:
+        print_json(answer)
+        return
+    record = answer["charge_point"]
+    pending = (
+        record["pending_security_profile"]
+        if isinstance(record, dict)
+        else record.pending_security_profile
+    )
+    if answer["outcome"] == "refused_by_charger":
+        console.print(
+            f"{checked}: the charger answered {answer['charger_status']}; nothing changed"
+        )
+        raise typer.Exit(code=1)
+    if pending is not None:
+        console.print(
+            f"{checked}: security profile {profile} pending; the old profile stays valid until "
+            "the charger connects with the new one"
+        )
+    else:
+        console.print(f"{checked}: security profile {profile}")
 
 
 @charge_points_app.command(
@@ -359,15 +502,8 @@ def command(
     charge_point_id: str,
     action: Annotated[str, typer.Argument(help="e.g. Reset, UnlockConnector, GetConfiguration")],
     payload: Annotated[str, typer.Argument(help="OCPP payload as JSON")] = "{}",
-    api: Annotated[str, typer.Option(help="The server's API base URL")] = "http://127.0.0.1:8000",
-    token: Annotated[
-        str | None,
-        typer.Option(
-            envvar="CHARGEDECK_API_TOKEN",
-            show_envvar=True,
-            help="API token with scope operate (chargedeck tokens create NAME --scope operate)",
-        ),
-    ] = None,
+    api: ApiOption = "http://127.0.0.1:8000",
+    token: TokenOption = None,
     as_json: JsonOption = False,
 ) -> None:
     try:
@@ -375,34 +511,11 @@ def command(
     except ValueError as exc:
         raise fail(f"PAYLOAD is not JSON: {exc}") from None
     checked = checked_charge_point_id(charge_point_id)
-    url = (
-        f"{api.rstrip('/')}/api/v1/charge-points/"
-        f"{urllib.parse.quote(checked, safe='')}/commands/{urllib.parse.quote(action)}"
+    path = (
+        f"/charge-points/{urllib.parse.quote(checked, safe='')}"
+        f"/commands/{urllib.parse.quote(action)}"
     )
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(  # noqa: S310 - the operator's own API URL
-        url, data=payload.encode(), method="POST", headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-            body = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            detail = json.loads(exc.read()).get("detail", exc.reason)
-        except ValueError:
-            detail = exc.reason
-        if exc.code == HTTPStatus.UNAUTHORIZED:
-            detail += (
-                "; pass --token or set CHARGEDECK_API_TOKEN "
-                "(chargedeck tokens create NAME --scope operate)"
-            )
-        elif exc.code == HTTPStatus.FORBIDDEN:
-            detail += "; commands need a token with scope operate or admin"
-        raise fail(f"{exc.code}: {detail}") from None
-    except urllib.error.URLError as exc:
-        raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
+    body = call_api(api, "POST", path, payload.encode(), token, "operate")
     if as_json:
         print_json(body)
     else:

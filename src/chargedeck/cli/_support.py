@@ -7,9 +7,13 @@ Sub-command groups live in their own modules of this package (``certs.py``, ...)
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -17,7 +21,7 @@ import msgspec
 import typer
 from rich.console import Console
 
-from chargedeck.config import SettingsError, build_settings
+from chargedeck.config import Settings, SettingsError, build_settings
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 
@@ -37,11 +41,16 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def database_url(config: Path | None) -> str:
+def load_settings(config: Path | None) -> Settings:
+    """The settings (file < environment), or ``fail`` with the sentence of what is wrong."""
     try:
-        return build_settings(config_file=config).database_url
+        return build_settings(config_file=config)
     except SettingsError as exc:
         raise fail(str(exc)) from None
+
+
+def database_url(config: Path | None) -> str:
+    return load_settings(config).database_url
 
 
 def run_store(config: Path | None, work: Callable[[Any], Awaitable[T]]) -> T:
@@ -91,3 +100,47 @@ def now() -> datetime:
 
 def time_text(value: datetime | None) -> str:
     return "" if value is None else value.isoformat(timespec="seconds")
+
+
+ApiOption = Annotated[str, typer.Option("--api", help="The running server's API base URL")]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="CHARGEDECK_API_TOKEN",
+        show_envvar=True,
+        help="API token (chargedeck tokens create NAME --scope SCOPE)",
+    ),
+]
+
+
+def call_api(
+    api: str, method: str, path: str, body: bytes | None, token: str | None, scope: str
+) -> Any:
+    """Call the running server's API (``/api/v1`` + ``path``) and return the JSON answer; on an
+    error answer or no server, ``fail`` with a sentence saying what to do (``scope``: the one
+    the route needs, named in the 401/403 hints)."""
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(  # noqa: S310 - the operator's own API URL
+        f"{api.rstrip('/')}/api/v1{path}", data=body, method=method, headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            detail = json.loads(exc.read()).get("detail", exc.reason)
+        except ValueError:
+            detail = exc.reason
+        if exc.code == HTTPStatus.UNAUTHORIZED:
+            detail += (
+                "; pass --token or set CHARGEDECK_API_TOKEN "
+                f"(chargedeck tokens create NAME --scope {scope})"
+            )
+        elif exc.code == HTTPStatus.FORBIDDEN:
+            detail += f"; this needs a token with scope {scope} or higher"
+        raise fail(f"{exc.code}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None

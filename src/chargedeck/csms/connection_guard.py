@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -48,7 +50,9 @@ _CERTIFICATE_REASONS: Final = {
     ClientCertificateProblemKind.REVOKED: RejectionReason.CLIENT_CERTIFICATE_REVOKED,
     ClientCertificateProblemKind.CN_MISMATCH: RejectionReason.CLIENT_CERTIFICATE_CN_MISMATCH,
 }
-_PASSWORD_CHECKS_AT_ONCE: Final = 2  # one per core of the smallest machine we run on
+# Leave the event loop a core: with every core hashing, a flood of wrong passwords slowed the
+# connected chargers' answers 5x (bench/security.py); argon2 releases the GIL.
+_PASSWORD_CHECKS_AT_ONCE: Final = max(1, (os.cpu_count() or 2) - 1)
 _VERIFIED_CACHE_SIZE: Final = 50_000
 _REVOKED_LIST_TTL: Final = timedelta(seconds=5)
 _FLUSH_INTERVAL_S: Final = 1.0
@@ -73,6 +77,11 @@ class ConnectionGuard:
         self._good_hosts: OrderedDict[str, str] = OrderedDict()
         self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self._password_slots = asyncio.Semaphore(_PASSWORD_CHECKS_AT_ONCE)
+        # Its own threads, as many as checks run at once: each thread that ran argon2 keeps its
+        # 19 MiB arena, so the default pool's extra threads would only cost memory.
+        self._password_pool = ThreadPoolExecutor(
+            _PASSWORD_CHECKS_AT_ONCE, thread_name_prefix="password-check"
+        )
         self._revoked: frozenset[str] = frozenset()
         self._revoked_read_at: datetime | None = None
         self._counts: dict[tuple[str, str, RejectionReason], RejectionRecord] = {}
@@ -95,12 +104,13 @@ class ConnectionGuard:
                 await self._flush_task
             self._flush_task = None
         await self.flush()
+        self._password_pool.shutdown(wait=False, cancel_futures=True)
 
     # ---- the checks -------------------------------------------------------------------------
 
     def throttled(self, charge_point_id: str, host: str) -> Rejection | None:
         """A refusal if this host, or this id from a host that is not its last good one, is in
-        its back-off; checked before anything costly."""
+        its back-off; checked before anything costly, and again before a password check."""
         now = self._clock.now()
         until = self._host_backoff.blocked_until(host, now)
         if until is None and self._good_hosts.get(charge_point_id) != host:
@@ -115,9 +125,31 @@ class ConnectionGuard:
             retry_after_s=wait,
         )
 
+    def refuses_host(self, host: str) -> bool:
+        """True (and the refusal counted) if ``host`` is in its back-off: the TLS port then
+        closes the connection before the handshake, which would cost ~2 ms of the event loop
+        per attempt (bench/security.py: a 429 flood over wss spent a third of the loop in TLS)."""
+        now = self._clock.now()
+        until = self._host_backoff.blocked_until(host, now)
+        if until is None:
+            return False
+        wait = max(1, int((until - now).total_seconds() + 0.999))
+        self.refused(
+            "",
+            host,
+            Rejection(
+                RejectionReason.RATE_LIMITED,
+                f"too many failed attempts from {host}: connection closed before TLS; try "
+                f"again in {wait} s",
+                retry_after_s=wait,
+            ),
+        )
+        return True
+
     async def admit(
         self,
         charge_point_id: ChargePointId,
+        host: str,
         access: ChargePointAccess,
         presented: PresentedIdentity,
     ) -> SecurityProfile | Rejection:
@@ -127,9 +159,15 @@ class ConnectionGuard:
             return decision
         if decision.verify_password_against is not None:
             assert presented.credentials is not None  # admit() asked for them
-            if not await self._password_matches(
-                charge_point_id, decision.verify_password_against, presented.credentials.password
-            ):
+            matched = await self._password_matches(
+                charge_point_id,
+                host,
+                decision.verify_password_against,
+                presented.credentials.password,
+            )
+            if isinstance(matched, Rejection):
+                return matched
+            if not matched:
                 return Rejection(
                     RejectionReason.WRONG_PASSWORD,
                     f"wrong password for charge point {charge_point_id!r} (checked as sent and "
@@ -143,14 +181,21 @@ class ConnectionGuard:
         return decision.profile
 
     async def _password_matches(
-        self, charge_point_id: ChargePointId, stored_hash: str, password: bytes
-    ) -> bool:
+        self, charge_point_id: ChargePointId, host: str, stored_hash: str, password: bytes
+    ) -> bool | Rejection:
         digest = _digest(password)
         if self._verified.get(charge_point_id) == (stored_hash, digest):
             return True
         async with self._password_slots:
+            # Attempts that queued for a slot while earlier ones failed meet the back-off here,
+            # not after an argon2 check each (bench/security.py: a burst got through otherwise).
+            throttled = self.throttled(charge_point_id, host)
+            if throttled is not None:
+                return throttled
             try:
-                matched = await asyncio.to_thread(_any_matches, stored_hash, password)
+                matched = await asyncio.get_running_loop().run_in_executor(
+                    self._password_pool, _any_matches, stored_hash, password
+                )
             except MalformedHash as exc:
                 log.error("charge point %s: %s", charge_point_id, exc)
                 return False

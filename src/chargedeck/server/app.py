@@ -109,6 +109,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 context=lambda: server_tls.context,
                 handshake_timeout_s=settings.tls_handshake_timeout_s,
                 on_failure=ocpp_server.refuse_tls,
+                refuses_host=guard.refuses_host,
             )
             try:
                 tls_host, tls_port = await ocpp_server.start(
@@ -146,7 +147,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             ) from exc
         http_host, http_port = http_socket.getsockname()[:2]
         config = uvicorn.Config(
-            build_api(services), lifespan="off", log_level="warning", access_log=False
+            build_api(services, server_tls=server_tls, guard=guard),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
         )
         http_server = _EmbeddedUvicorn(config)
         config.load()

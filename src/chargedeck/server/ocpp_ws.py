@@ -337,7 +337,9 @@ class OcppServer:
         if access is None:
             admitted = self._admit_unknown(charge_point_id)
         else:
-            admitted = await self._guard.admit(charge_point_id, access, presented_identity(request))
+            admitted = await self._guard.admit(
+                charge_point_id, host, access, presented_identity(request)
+            )
         if isinstance(admitted, Rejection):
             return self._refuse(charge_point_id, host, admitted)
         self._guard.succeeded(charge_point_id, host)

@@ -59,6 +59,8 @@ class TlsAcceptor:
     context: Callable[[], ssl.SSLContext]
     handshake_timeout_s: float
     on_failure: Callable[[TlsFailure], None]
+    refuses_host: Callable[[str], bool] = lambda host: False
+    """True for an address in its failure back-off: closed before any TLS work."""
 
 
 class _Discard(asyncio.Protocol):
@@ -73,8 +75,11 @@ def take_over_tls(
     sock = raw.get_extra_info("socket")
     peer = raw.get_extra_info("peername")
     host = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
-    duplicate = socket.socket(fileno=os.dup(sock.fileno()))
     raw.set_protocol(_Discard())
+    if acceptor.refuses_host(host):
+        cast(asyncio.Transport, raw).abort()
+        return
+    duplicate = socket.socket(fileno=os.dup(sock.fileno()))
     cast(asyncio.Transport, raw).abort()  # uvloop's transports have abort() but other bases
     task = asyncio.get_running_loop().create_task(_handshake(duplicate, protocol, acceptor, host))
     _HANDSHAKES.add(task)

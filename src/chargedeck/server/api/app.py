@@ -9,9 +9,11 @@ Errors are RFC 9457 problem details with a sentence that says what to change.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+import secrets
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -22,6 +24,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from chargedeck.csms.charger_security import (
+    ChangeOutcome,
+    SecurityChange,
+    SecurityChangeRefused,
+    set_password,
+    set_security_profile,
+)
 from chargedeck.csms.commands import (
     COMMANDS,
     ChargePointNotConnected,
@@ -29,6 +38,7 @@ from chargedeck.csms.commands import (
     UnknownChargePoint,
     send_command,
 )
+from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import Registration
@@ -48,6 +58,13 @@ from chargedeck.domain.operators import (
     token_prefix,
 )
 from chargedeck.domain.passwords import hash_secret
+from chargedeck.domain.security import (
+    REASONS,
+    AuthorizationKey,
+    InvalidAuthorizationKey,
+    SecurityProfile,
+    parse_authorization_key,
+)
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
@@ -70,25 +87,37 @@ from chargedeck.server.api.views import (
     CreatedTokenView,
     CreatedUserView,
     IdTagView,
+    IssuedCertificateView,
     MeterValueView,
     MeView,
     NewChargePoint,
+    NewChargePointPassword,
     NewIdTag,
     NewPassword,
+    NewRevokedCertificate,
+    NewSecurityProfile,
     NewToken,
     NewUser,
     Page,
     PasswordChangedView,
     Problem,
+    RejectionView,
+    RevokedCertificateView,
+    SecurityChangeView,
+    SecurityEventView,
     StatusHistoryView,
+    TlsReloadView,
     TokenView,
     TransactionDetailView,
     TransactionView,
     UserView,
 )
+from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.store import errors as store_errors
+from chargedeck.store.certificates import RevokedCertificateRecord
 from chargedeck.store.operators import ApiTokenRecord, OperatorUserRecord
 from chargedeck.store.records import ChargePointRecord, IdTagRecord, TransactionRecord
+from chargedeck.store.rejections import RejectionRecord
 
 log = logging.getLogger(__name__)
 
@@ -233,12 +262,55 @@ def _unknown_user(username: str) -> ApiProblem:
 # ---- views from records ---------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _charger_errors() -> Iterator[None]:
+    """What can go wrong when asking a charger something, as problems."""
+    try:
+        yield
+    except UnknownChargePoint as exc:
+        raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-charge-point", str(exc)) from None
+    except (ChargePointNotConnected, ChargePointDisconnected) as exc:
+        raise ApiProblem(HTTPStatus.CONFLICT, "charge-point-not-connected", str(exc)) from None
+    except CommandNotAllowed as exc:
+        raise ApiProblem(HTTPStatus.CONFLICT, "command-not-allowed", str(exc)) from None
+    except CallTimeout as exc:
+        raise ApiProblem(HTTPStatus.GATEWAY_TIMEOUT, "charge-point-timeout", str(exc)) from None
+    except (CallErrorReceived, InvalidResponse) as exc:
+        raise ApiProblem(HTTPStatus.BAD_GATEWAY, "charge-point-error", str(exc)) from None
+
+
+def _authorization_key(text: str | None, generate: bool) -> tuple[AuthorizationKey, str | None]:
+    """The key from a request body, and the text to show once when it was generated."""
+    if (text is None) == (not generate):
+        raise ApiProblem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "invalid-password",
+            "give password, or generate: true (not both)",
+        )
+    shown = None
+    if generate:
+        text = shown = secrets.token_hex(10)  # 20 characters: typeable in an app, 80 bits
+    assert text is not None
+    try:
+        return parse_authorization_key(text), shown
+    except InvalidAuthorizationKey as exc:
+        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-password", str(exc)) from None
+
+
 class Api:
     """The API handlers over the shared services."""
 
-    def __init__(self, services: CsmsServices, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        services: CsmsServices,
+        authenticator: Authenticator,
+        server_tls: ServerTls | None = None,
+        guard: ConnectionGuard | None = None,
+    ) -> None:
         self.services = services
         self.authenticator = authenticator
+        self.server_tls = server_tls
+        self.guard = guard
 
     def _connection(self, charge_point_id: str) -> ConnectionView:
         link = self.services.stations.get(charge_point_id)
@@ -250,6 +322,7 @@ class Api:
             remote_address=state.remote_address,
             connected_at=state.connected_at,
             boot_status=state.boot_status,
+            security_profile=int(state.security_profile),
         )
 
     def _charge_point_view(self, record: ChargePointRecord) -> ChargePointView:
@@ -267,6 +340,14 @@ class Api:
             last_heartbeat_at=record.last_heartbeat_at,
             adopted_at=record.adopted_at,
             created_at=record.created_at,
+            security_profile=int(record.security_profile),
+            pending_security_profile=(
+                None
+                if record.pending_security_profile is None
+                else int(record.pending_security_profile)
+            ),
+            has_password=record.authorization_key_set_at is not None,
+            authorization_key_set_at=record.authorization_key_set_at,
             connection=self._connection(record.id),
         )
 
@@ -304,9 +385,28 @@ class Api:
     async def add_charge_point(self, request: Request, caller: Principal) -> Response:
         body = await _body(request, NewChargePoint)
         charge_point_id = _checked_charge_point_id(body.id, HTTPStatus.UNPROCESSABLE_ENTITY)
+        key_hash, shown = None, None
+        if body.password is not None or body.generate_password:
+            key, shown = _authorization_key(body.password, body.generate_password)
+            key_hash = await asyncio.to_thread(hash_secret, key.key)
+        profile = SecurityProfile(
+            body.security_profile
+            if body.security_profile is not None
+            else (SecurityProfile.BASIC_AUTH if key_hash else SecurityProfile.NONE)
+        )
+        if profile.uses_password and key_hash is None:
+            raise ApiProblem(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "password-required",
+                f"security profile {int(profile)} needs password or generate_password",
+            )
         try:
             record = await self.services.store.charge_points.add_charge_point(
-                charge_point_id, Registration(body.registration), self.services.clock.now()
+                charge_point_id,
+                Registration(body.registration),
+                self.services.clock.now(),
+                security_profile=profile,
+                authorization_key_hash=key_hash,
             )
         except store_errors.AlreadyExists:
             raise ApiProblem(
@@ -314,7 +414,165 @@ class Api:
                 "charge-point-exists",
                 f"charge point {charge_point_id!r} is already registered",
             ) from None
-        return _json(self._charge_point_view(record), status=201)
+        view = self._charge_point_view(record)
+        if shown is None:
+            return _json(view, status=201)
+        return _json({**_json_decoder.decode(_encoder.encode(view)), "password": shown}, 201)
+
+    # ---- charger security -------------------------------------------------------------------
+
+    def _security_change(
+        self, change: SecurityChange, password: str | None = None
+    ) -> SecurityChangeView:
+        return SecurityChangeView(
+            outcome=change.outcome.value,
+            charger_status=change.charger_status,
+            password=password,
+            charge_point=self._charge_point_view(change.charge_point),
+        )
+
+    async def set_charge_point_password(self, request: Request, caller: Principal) -> Response:
+        charge_point_id = _charge_point_id(request)
+        body = await _body(request, NewChargePointPassword)
+        key, shown = _authorization_key(body.password, body.generate)
+        with _charger_errors():
+            change = await set_password(self.services, charge_point_id, key)
+        refused = change.outcome is ChangeOutcome.REFUSED_BY_CHARGER
+        return _json(self._security_change(change, None if refused else shown))
+
+    async def set_charge_point_security_profile(
+        self, request: Request, caller: Principal
+    ) -> Response:
+        charge_point_id = _charge_point_id(request)
+        body = await _body(request, NewSecurityProfile)
+        try:
+            with _charger_errors():
+                change = await set_security_profile(
+                    self.services, charge_point_id, SecurityProfile(body.security_profile)
+                )
+        except SecurityChangeRefused as exc:
+            raise ApiProblem(HTTPStatus.CONFLICT, "security-change-refused", str(exc)) from None
+        return _json(self._security_change(change))
+
+    @staticmethod
+    def _rejection_view(record: RejectionRecord) -> RejectionView:
+        info = REASONS[record.reason]
+        return RejectionView(
+            charge_point_id=record.charge_point_id,
+            remote_host=record.remote_host,
+            reason=record.reason.value,
+            detail=record.detail,
+            charger_shows=info.charger_shows,
+            remedy=info.remedy,
+            first_at=record.first_at,
+            last_at=record.last_at,
+            count=record.count,
+        )
+
+    async def list_rejections(self, request: Request, caller: Principal) -> Response:
+        charge_point_id = request.query_params.get("charge_point_id")
+        if self.guard is not None:
+            await self.guard.flush()  # what was refused a moment ago is listed too
+        records = await self.services.store.rejections.list_rejections(
+            charge_point_id, _limit(request)
+        )
+        return _json(Page(items=[self._rejection_view(r) for r in records]))
+
+    async def list_charge_point_rejections(self, request: Request, caller: Principal) -> Response:
+        record = await self._known_charge_point(_charge_point_id(request))
+        if self.guard is not None:
+            await self.guard.flush()
+        records = await self.services.store.rejections.list_rejections(record.id, _limit(request))
+        return _json(Page(items=[self._rejection_view(r) for r in records]))
+
+    # ---- TLS and certificates -----------------------------------------------------------------
+
+    def _tls(self) -> ServerTls:
+        if self.server_tls is None or not self.server_tls.enabled:
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND,
+                "tls-not-configured",
+                "TLS is not configured: run `chargedeck certs init` and set tls_cert/tls_key",
+            )
+        return self.server_tls
+
+    async def ca_certificate_pem(self, request: Request, caller: Principal) -> Response:
+        return Response(
+            self._tls().ca_certificates_pem(),
+            media_type="application/x-pem-file",
+            headers={"Content-Disposition": 'attachment; filename="chargedeck-ca.pem"'},
+        )
+
+    async def ca_certificate_der(self, request: Request, caller: Principal) -> Response:
+        return Response(
+            self._tls().ca_certificates_der(),
+            media_type="application/pkix-cert",
+            headers={"Content-Disposition": 'attachment; filename="chargedeck-ca.cer"'},
+        )
+
+    async def reload_tls(self, request: Request, caller: Principal) -> Response:
+        server_tls = self._tls()
+        try:
+            await asyncio.to_thread(server_tls.reload)
+        except TlsConfigError as exc:
+            raise ApiProblem(HTTPStatus.CONFLICT, "tls-reload-failed", str(exc)) from None
+        return _json(TlsReloadView(reloaded=True))
+
+    async def list_certificates(self, request: Request, caller: Principal) -> Response:
+        charge_point_id = request.query_params.get("charge_point_id")
+        records = await self.services.store.certificates.list_issued(
+            None if charge_point_id is None else ChargePointId(charge_point_id)
+        )
+        views = [
+            IssuedCertificateView(
+                serial_number=r.serial_number,
+                kind=r.kind.value,
+                charge_point_id=r.charge_point_id,
+                subject=r.subject,
+                not_before=r.not_before,
+                not_after=r.not_after,
+                issued_at=r.issued_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in records
+        ]
+        return _json(Page(items=views))
+
+    async def list_revoked_certificates(self, request: Request, caller: Principal) -> Response:
+        records = await self.services.store.certificates.list_revoked()
+        return _json(Page(items=[_revoked_view(r) for r in records]))
+
+    async def revoke_certificate(self, request: Request, caller: Principal) -> Response:
+        body = await _body(request, NewRevokedCertificate)
+        try:
+            record = await self.services.store.certificates.revoke(
+                body.serial_number,
+                None if body.charge_point_id is None else ChargePointId(body.charge_point_id),
+                body.reason,
+                self.services.clock.now(),
+            )
+        except ValueError as exc:
+            raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-serial", str(exc)) from None
+        if self.guard is not None:
+            self.guard.forget_revoked_list()  # the next profile 3 handshake sees it
+        return _json(_revoked_view(record), status=201)
+
+    async def list_security_events(self, request: Request, caller: Principal) -> Response:
+        charge_point_id = request.query_params.get("charge_point_id")
+        records = await self.services.store.security_records.list_security_events(
+            None if charge_point_id is None else ChargePointId(charge_point_id), _limit(request)
+        )
+        views = [
+            SecurityEventView(
+                charge_point_id=r.charge_point_id,
+                type=r.type,
+                timestamp=r.timestamp,
+                tech_info=r.tech_info,
+                received_at=r.received_at,
+            )
+            for r in records
+        ]
+        return _json(Page(items=views))
 
     async def get_charge_point(self, request: Request, caller: Principal) -> Response:
         record = await self._known_charge_point(_charge_point_id(request))
@@ -406,18 +664,8 @@ class Api:
                 "invalid-command-payload",
                 f"{action_name} payload is invalid ({error.code.value}): {error.description}",
             ) from None
-        try:
+        with _charger_errors():
             response = await send_command(self.services, charge_point_id, payload)
-        except UnknownChargePoint as exc:
-            raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-charge-point", str(exc)) from None
-        except (ChargePointNotConnected, ChargePointDisconnected) as exc:
-            raise ApiProblem(HTTPStatus.CONFLICT, "charge-point-not-connected", str(exc)) from None
-        except CommandNotAllowed as exc:
-            raise ApiProblem(HTTPStatus.CONFLICT, "command-not-allowed", str(exc)) from None
-        except CallTimeout as exc:
-            raise ApiProblem(HTTPStatus.GATEWAY_TIMEOUT, "charge-point-timeout", str(exc)) from None
-        except (CallErrorReceived, InvalidResponse) as exc:
-            raise ApiProblem(HTTPStatus.BAD_GATEWAY, "charge-point-error", str(exc)) from None
         body = CommandResultView(
             charge_point_id=charge_point_id,
             action=action_name,
@@ -658,6 +906,15 @@ class Api:
         return _json(self._token_view(record))
 
 
+def _revoked_view(record: RevokedCertificateRecord) -> RevokedCertificateView:
+    return RevokedCertificateView(
+        serial_number=record.serial_number,
+        charge_point_id=record.charge_point_id,
+        reason=record.reason,
+        revoked_at=record.revoked_at,
+    )
+
+
 # ---- the route table ----------------------------------------------------------------------
 
 
@@ -677,6 +934,8 @@ class ApiRoute:
     self_service: bool = False
     """The user named by ``{username}`` in the path may call it too, whatever their scope,
     when they prove their password in the request (HTTP Basic): a token is not enough."""
+    media_type: str = "application/json"
+    """Of the answer; other than JSON, ``response`` is ``bytes`` (a file download)."""
 
     def check_caller(self, caller: Principal, path_params: Mapping[str, str]) -> None:
         """Raise ``Forbidden`` unless ``caller`` may use this route."""
@@ -766,6 +1025,102 @@ ROUTES: tuple[ApiRoute, ...] = (
         "One transaction with its meter values",
         TransactionDetailView,
     ),
+    ApiRoute(
+        "PUT",
+        "/charge-points/{charge_point_id}/password",
+        ADMIN,
+        "set_charge_point_password",
+        "Set or rotate the charger's password (AuthorizationKey); a connected charger is "
+        "told first and the password changes only if it accepts",
+        SecurityChangeView,
+        NewChargePointPassword,
+    ),
+    ApiRoute(
+        "PUT",
+        "/charge-points/{charge_point_id}/security-profile",
+        ADMIN,
+        "set_charge_point_security_profile",
+        "Raise (or lower) the charger's security profile; a raised one stays pending until "
+        "the charger connects with it",
+        SecurityChangeView,
+        NewSecurityProfile,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/rejections",
+        READ,
+        "list_charge_point_rejections",
+        "Why this charger's connections were refused, most recent first",
+        Page[RejectionView],
+    ),
+    ApiRoute(
+        "GET",
+        "/rejections",
+        READ,
+        "list_rejections",
+        "Refused charger connections (charge_point_id= filters; '' = unknown id / TLS)",
+        Page[RejectionView],
+    ),
+    ApiRoute(
+        "GET",
+        "/tls/ca.pem",
+        READ,
+        "ca_certificate_pem",
+        "The CA root certificate to upload to chargers (PEM)",
+        bytes,
+        media_type="application/x-pem-file",
+    ),
+    ApiRoute(
+        "GET",
+        "/tls/ca.der",
+        READ,
+        "ca_certificate_der",
+        "The CA root certificate to upload to chargers (DER, .cer)",
+        bytes,
+        media_type="application/pkix-cert",
+    ),
+    ApiRoute(
+        "POST",
+        "/tls/reload",
+        ADMIN,
+        "reload_tls",
+        "Load the certificate files again now (connected chargers stay connected)",
+        TlsReloadView,
+    ),
+    ApiRoute(
+        "GET",
+        "/certificates",
+        READ,
+        "list_certificates",
+        "Certificates ChargeDeck's CA issued (charge_point_id= filters)",
+        Page[IssuedCertificateView],
+    ),
+    ApiRoute(
+        "GET",
+        "/certificates/revoked",
+        READ,
+        "list_revoked_certificates",
+        "The operator-revoked list checked on profile 3 connections",
+        Page[RevokedCertificateView],
+    ),
+    ApiRoute(
+        "POST",
+        "/certificates/revoked",
+        ADMIN,
+        "revoke_certificate",
+        "Revoke a client certificate by serial (any CA)",
+        RevokedCertificateView,
+        NewRevokedCertificate,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/security-events",
+        READ,
+        "list_security_events",
+        "SecurityEventNotifications chargers sent (charge_point_id= filters)",
+        Page[SecurityEventView],
+    ),
     ApiRoute("GET", "/id-tags", READ, "list_id_tags", "Id tags", Page[IdTagView]),
     ApiRoute("POST", "/id-tags", OPERATE, "add_id_tag", "Add an id tag", IdTagView, NewIdTag, 201),
     ApiRoute("GET", "/me", READ, "me", "Who the API sees: account, token, scope", MeView),
@@ -818,12 +1173,18 @@ ROUTES: tuple[ApiRoute, ...] = (
 )
 
 
-def build_api(services: CsmsServices) -> Starlette:
-    """The Starlette app for /api/v1, routes taken from :data:`ROUTES`."""
+def build_api(
+    services: CsmsServices,
+    *,
+    server_tls: ServerTls | None = None,
+    guard: ConnectionGuard | None = None,
+) -> Starlette:
+    """The Starlette app for /api/v1, routes taken from :data:`ROUTES`; ``server_tls`` serves the
+    CA download and reload, ``guard`` the refusals counted in memory."""
     from chargedeck.server.api.openapi import build_openapi
 
     authenticator = Authenticator(services.store.operators, services.clock)
-    api = Api(services, authenticator)
+    api = Api(services, authenticator, server_tls, guard)
     openapi_bytes = _encoder.encode(build_openapi(ROUTES, API_PREFIX))
 
     def endpoint(route: ApiRoute) -> Callable[..., Any]:

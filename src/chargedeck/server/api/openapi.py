@@ -46,6 +46,13 @@ _DESCRIPTION = (
 )
 
 
+def _response_schema(route: ApiRoute, schema_of: dict[int, Any]) -> Any:
+    """JSON answers by their type; a file download (``bytes``) as binary."""
+    if route.media_type != "application/json":
+        return {"type": "string", "format": "binary"}
+    return schema_of[id(route.response)]
+
+
 def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
     """Paths from ``routes``; schemas from their request/response types."""
     types: list[Any] = [Problem]
@@ -73,7 +80,7 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
             "responses": {
                 str(route.status): {
                     "description": "OK",
-                    "content": {"application/json": {"schema": schema_of[id(route.response)]}},
+                    "content": {route.media_type: {"schema": _response_schema(route, schema_of)}},
                 },
                 "401": {
                     "description": "No, unknown, revoked or expired credentials",

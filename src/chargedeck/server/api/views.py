@@ -36,6 +36,8 @@ class ConnectionView(View, frozen=True, kw_only=True):
     remote_address: str | None = None
     connected_at: datetime | None = None
     boot_status: str | None = None
+    security_profile: int | None = None
+    """The security profile this connection was admitted with."""
 
 
 class ChargePointView(View, frozen=True, kw_only=True):
@@ -52,6 +54,12 @@ class ChargePointView(View, frozen=True, kw_only=True):
     last_heartbeat_at: datetime | None
     adopted_at: datetime | None
     created_at: datetime
+    security_profile: int
+    """The profile it must connect with (Security Whitepaper ed.3: 0-3)."""
+    pending_security_profile: int | None
+    """A raised profile it may also use until it has connected with it."""
+    has_password: bool
+    authorization_key_set_at: datetime | None
     connection: ConnectionView
 
 
@@ -131,11 +139,103 @@ class CommandResultView(View, frozen=True, kw_only=True):
     response: dict[str, Any]
 
 
+SecurityProfileNumber = Annotated[int, msgspec.Meta(ge=0, le=3)]
+
+
 class NewChargePoint(View, frozen=True, kw_only=True):
-    """Body of POST /charge-points: register a charger before it connects."""
+    """Body of POST /charge-points: register a charger before it connects.
+
+    ``password`` (16-40 characters, or 32-40 hex digits) or ``generate_password`` (answered
+    once in ``password`` of the reply); ``security_profile`` defaults to 1 with a password and 0
+    without.
+    """
 
     id: str
     registration: Literal["registered", "pending"] = "registered"
+    password: str | None = None
+    generate_password: bool = False
+    security_profile: SecurityProfileNumber | None = None
+
+
+class NewChargePointPassword(View, frozen=True, kw_only=True):
+    """Body of PUT /charge-points/{id}/password: give ``password`` or ``generate``."""
+
+    password: str | None = None
+    generate: bool = False
+
+
+class NewSecurityProfile(View, frozen=True, kw_only=True):
+    """Body of PUT /charge-points/{id}/security-profile."""
+
+    security_profile: SecurityProfileNumber
+
+
+class SecurityChangeView(View, frozen=True, kw_only=True):
+    """What a password or profile change did.
+
+    ``outcome``: ``stored`` (the charger is not connected: enter the same value in it),
+    ``accepted_by_charger`` (it accepted and reconnects with it), ``refused_by_charger``
+    (nothing changed; ``charger_status`` says what it answered).
+    """
+
+    outcome: Literal["stored", "accepted_by_charger", "refused_by_charger"]
+    charger_status: str | None
+    password: str | None = None
+    """The generated password, shown in this answer only."""
+    charge_point: ChargePointView
+
+
+class RejectionView(View, frozen=True, kw_only=True):
+    """Refused connections of one charger (or of unknown ids: '') from one host, one reason."""
+
+    charge_point_id: str
+    remote_host: str
+    reason: str
+    detail: str
+    charger_shows: str
+    """What the charger's app shows for it (Wallbox guide §3.4)."""
+    remedy: str
+    first_at: datetime
+    last_at: datetime
+    count: int
+
+
+class IssuedCertificateView(View, frozen=True, kw_only=True):
+    serial_number: str
+    kind: str
+    charge_point_id: str | None
+    subject: str
+    not_before: datetime
+    not_after: datetime
+    issued_at: datetime
+    revoked_at: datetime | None
+
+
+class RevokedCertificateView(View, frozen=True, kw_only=True):
+    serial_number: str
+    charge_point_id: str | None
+    reason: str | None
+    revoked_at: datetime
+
+
+class NewRevokedCertificate(View, frozen=True, kw_only=True):
+    """Body of POST /certificates/revoked: a serial (hex, colons allowed) of any CA."""
+
+    serial_number: str
+    charge_point_id: str | None = None
+    reason: str | None = None
+
+
+class SecurityEventView(View, frozen=True, kw_only=True):
+    charge_point_id: str
+    type: str
+    timestamp: datetime
+    tech_info: str | None
+    received_at: datetime
+
+
+class TlsReloadView(View, frozen=True, kw_only=True):
+    reloaded: bool
 
 
 # OCPP 1.6 IdToken: CiString20 (§7.28); times with a zone, as on the wire.
