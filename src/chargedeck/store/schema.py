@@ -55,6 +55,12 @@ charge_points = sa.Table(
     sa.Column("pending_security_profile", sa.Integer),
     sa.Column("authorization_key_hash", sa.Text),
     sa.Column("authorization_key_set_at", UtcDateTime),
+    # Who charges when no card is used (AuthEnabled=false placeholder idTag, free vend), and the
+    # free-vend policy: ChargeDeck starts a transaction itself when a connector goes Preparing.
+    sa.Column("default_owner", sa.Text),
+    sa.Column("free_vend", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("free_vend_id_tag", sa.Text),
+    sa.Column("tariff_id", sa.Integer),
     sa.CheckConstraint("registration IN ('registered', 'pending')", name="registration"),
 )
 sa.Index("ix_charge_points_registration", charge_points.c.registration)
@@ -138,7 +144,16 @@ id_tags = sa.Table(
     sa.Column("blocked", sa.Boolean, nullable=False),
     sa.Column("owner", sa.Text),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # The card's UID as printed (canonical upper-case hex, big-endian), when it was registered
+    # that way: chargers that send it byte-reversed (Wallbox) still match (domain/card_uids.py).
+    sa.Column("card_uid", sa.Text),
+    sa.Column("label", sa.Text),
+    sa.Column("notes", sa.Text),
+    sa.Column("max_active_transactions", sa.Integer),
+    sa.Column("updated_at", UtcDateTime),
 )
+sa.Index("ix_id_tags_card_uid", id_tags.c.card_uid)
+sa.Index("ix_id_tags_parent_id_tag", id_tags.c.parent_id_tag)
 
 transactions = sa.Table(
     "transactions",
@@ -156,10 +171,16 @@ transactions = sa.Table(
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("reservation_id", sa.Integer),
     sa.Column("start_id_tag_status", sa.Text, nullable=False),
+    # Who the session is attributed to when it started (the tag's owner, or the charger's
+    # default owner for a placeholder idTag): reports must not change when a card changes hands.
+    sa.Column("owner", sa.Text),
     sa.Column("meter_stop", sa.BigInteger),
     sa.Column("stopped_at", UtcDateTime),
     sa.Column("stop_reason", sa.Text),
     sa.Column("stop_id_tag", sa.Text),
+    # Closed by ChargeDeck, not by a StopTransaction: how (e.g. closed_with_last_reading) and when.
+    sa.Column("reconciliation", sa.Text),
+    sa.Column("reconciled_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     # DESIGN §6: a repeated StartTransaction.req returns the transaction this key already has.
@@ -390,4 +411,100 @@ api_tokens = sa.Table(
     sa.Column("expires_at", UtcDateTime),
     sa.Column("revoked_at", UtcDateTime),
     sa.CheckConstraint("scope IN ('read', 'operate', 'admin')", name="scope"),
+)
+
+
+# Id tags presented that the store did not know: the inbox an operator adopts or blocks from.
+unknown_id_tags = sa.Table(
+    "unknown_id_tags",
+    metadata,
+    sa.Column("id_tag_key", sa.Text, primary_key=True),
+    sa.Column("id_tag", sa.Text, nullable=False),
+    sa.Column("first_seen_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("last_charge_point_id", sa.Text, nullable=False),
+    sa.Column("last_connector_id", sa.Integer),
+    sa.Column("last_action", sa.Text, nullable=False),
+)
+sa.Index("ix_unknown_id_tags_last_seen_at", unknown_id_tags.c.last_seen_at)
+
+# The configuration a charger last reported (GetConfiguration), key by key.
+charge_point_configuration = sa.Table(
+    "charge_point_configuration",
+    metadata,
+    sa.Column("charge_point_id", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text),
+    sa.Column("readonly", sa.Boolean, nullable=False),
+    sa.Column("reported_at", UtcDateTime, nullable=False),
+)
+
+# The Local Authorization List: the version each charger holds and what ChargeDeck sent.
+local_list_versions = sa.Table(
+    "local_list_versions",
+    metadata,
+    sa.Column("charge_point_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("synced_at", UtcDateTime, nullable=False),
+)
+local_list_sends = sa.Table(
+    "local_list_sends",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("list_version", sa.Integer, nullable=False),
+    sa.Column("update_type", sa.Text, nullable=False),
+    sa.Column("entry_count", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+)
+sa.Index(
+    "ix_local_list_sends_charge_point_id_id",
+    local_list_sends.c.charge_point_id,
+    local_list_sends.c.id,
+)
+local_list_entries = sa.Table(
+    "local_list_entries",
+    metadata,
+    sa.Column("charge_point_id", sa.Text, primary_key=True),
+    sa.Column("id_tag", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("expiry_date", UtcDateTime),
+    sa.Column("parent_id_tag", sa.Text),
+)
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    # OCPP 1.6 reservationId: one sequence for all chargers, so an id is never reused.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("id_tag", sa.Text, nullable=False),
+    sa.Column("parent_id_tag", sa.Text),
+    sa.Column("expiry_date", UtcDateTime, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("transaction_id", sa.Integer),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)
+sa.Index(
+    "ix_reservations_charge_point_id_status", reservations.c.charge_point_id, reservations.c.status
+)
+
+tariffs = sa.Table(
+    "tariffs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("currency", sa.Text, nullable=False),
+    # Decimal as text: exact on both databases.
+    sa.Column("price_per_kwh", sa.Text, nullable=False),
+    sa.Column("time_zone", sa.Text, nullable=False),
+    # JSON list of {"start": "HH:MM", "end": "HH:MM", "price_per_kwh": "0.12"}.
+    sa.Column("windows", sa.Text, nullable=False),
+    sa.Column("is_default", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.id_tag_info import id_tag_info_for
+from chargedeck.csms.reservations import on_start_transaction
 from chargedeck.domain.ids import ConnectorId, IdTag
 from chargedeck.ocpp.v16.core import StartTransactionRequest, StartTransactionResponse
 from chargedeck.store.records import StartTransactionRecord
@@ -31,4 +32,5 @@ async def handle_start_transaction(
         ),
         services.clock.now(),
     )
+    await on_start_transaction(services, state, request, transaction_id)
     return StartTransactionResponse(transaction_id=transaction_id, id_tag_info=id_tag_info)

@@ -9,11 +9,9 @@ Errors are RFC 9457 problem details with a sentence that says what to change.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
 import secrets
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -33,14 +31,10 @@ from chargedeck.csms.charger_security import (
 )
 from chargedeck.csms.commands import (
     COMMANDS,
-    ChargePointNotConnected,
-    CommandNotAllowed,
-    UnknownChargePoint,
     send_command,
 )
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
-from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, IdTag, TransactionId
 from chargedeck.domain.masking import masked_configuration_value
@@ -66,8 +60,7 @@ from chargedeck.domain.security import (
     parse_authorization_key,
 )
 from chargedeck.ocpp.codec import decode_request, encode_message
-from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
-from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
+from chargedeck.ocpp.errors import CallErrorSent
 from chargedeck.ocpp.v16.actions import ACTIONS
 from chargedeck.ocpp.v16.base import Message
 from chargedeck.ocpp.v16.core import GetConfigurationResponse
@@ -78,6 +71,22 @@ from chargedeck.server.api.auth import (
     Principal,
     Unauthenticated,
 )
+from chargedeck.server.api.common import (
+    API_PREFIX,
+    ENCODER,
+    JSON_DECODER,
+    ApiHandlers,
+    ApiProblem,
+)
+from chargedeck.server.api.common import charger_errors as _charger_errors
+from chargedeck.server.api.common import checked_charge_point_id as _checked_charge_point_id
+from chargedeck.server.api.common import checked_value as _checked
+from chargedeck.server.api.common import id_number as _id_number
+from chargedeck.server.api.common import json_response as _json
+from chargedeck.server.api.common import page_limit as _limit
+from chargedeck.server.api.common import path_charge_point_id as _charge_point_id
+from chargedeck.server.api.common import problem_response as _problem
+from chargedeck.server.api.common import read_body as _body
 from chargedeck.server.api.views import (
     ChargePointDetailView,
     ChargePointView,
@@ -100,7 +109,6 @@ from chargedeck.server.api.views import (
     NewUser,
     Page,
     PasswordChangedView,
-    Problem,
     RejectionView,
     RevokedCertificateView,
     SecurityChangeView,
@@ -121,89 +129,7 @@ from chargedeck.store.rejections import RejectionRecord
 
 log = logging.getLogger(__name__)
 
-API_PREFIX = "/api/v1"
-PROBLEM_TYPE_BASE = "https://chargedeck.invalid/problems/"
-MAX_PAGE_SIZE = 500  # large enough for an export page, small enough to answer in one go
-
-_encoder = msgspec.json.Encoder()
-_json_decoder = msgspec.json.Decoder()
-BodyT = TypeVar("BodyT")
 T = TypeVar("T")
-
-
-class ApiProblem(Exception):
-    """An API error with its HTTP status and a sentence; rendered as problem+json."""
-
-    def __init__(
-        self,
-        status: HTTPStatus,
-        kind: str,
-        detail: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.kind = kind
-        self.detail = detail
-        self.headers = headers
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(_encoder.encode(body), status_code=status, media_type="application/json")
-
-
-def _problem(request: Request, problem: ApiProblem) -> Response:
-    body = Problem(
-        type=PROBLEM_TYPE_BASE + problem.kind,
-        title=problem.status.phrase,
-        status=problem.status.value,
-        detail=problem.detail,
-        instance=request.url.path,
-    )
-    return Response(
-        _encoder.encode(body),
-        status_code=problem.status.value,
-        media_type="application/problem+json",
-        headers=problem.headers,
-    )
-
-
-async def _body(request: Request, body_type: type[BodyT]) -> BodyT:
-    raw = await request.body()
-    try:
-        return msgspec.json.decode(raw, type=body_type)
-    except msgspec.DecodeError as exc:
-        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-body", str(exc)) from None
-
-
-def _charge_point_id(request: Request) -> ChargePointId:
-    """The id in the path, already percent-decoded by the router: a bad one is a 400."""
-    return _checked_charge_point_id(request.path_params["charge_point_id"], HTTPStatus.BAD_REQUEST)
-
-
-def _checked_charge_point_id(text: str, status: HTTPStatus) -> ChargePointId:
-    """An id taken literally and checked like a charger's; a bad one is ``status``."""
-    try:
-        return ChargePointId(check_charge_point_id(text))
-    except HandshakeRefused as refused:
-        raise ApiProblem(status, "invalid-charge-point-id", refused.reason) from None
-
-
-# OCPP 1.6 transactionId is an integer; ChargeDeck hands out 1 .. 2^31-1 (int32 on chargers).
-# Token ids (an int4 serial on PostgreSQL) share the range.
-MAX_TRANSACTION_ID = 2**31 - 1
-
-
-def _id_number(text: str, what: str, hint: str) -> int:
-    """A decimal id (transaction, token) or cursor in 1 .. 2^31-1; else a 400 naming it."""
-    if re.fullmatch(r"[0-9]{1,10}", text) is None or not 1 <= int(text) <= MAX_TRANSACTION_ID:
-        raise ApiProblem(
-            HTTPStatus.BAD_REQUEST,
-            f"invalid-{what}",
-            f"{what.replace('-', ' ')} {text[:32]!r} is not a number from 1 to "
-            f"{MAX_TRANSACTION_ID}{hint}",
-        )
-    return int(text)
 
 
 def _masked(response: Message) -> Message:
@@ -222,29 +148,6 @@ def _masked(response: Message) -> Message:
     return response
 
 
-def _limit(request: Request, default: int = 50) -> int:
-    text = request.query_params.get("limit", str(default))
-    try:
-        limit = int(text)
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ApiProblem(
-            HTTPStatus.BAD_REQUEST,
-            "invalid-query",
-            f"limit={text!r}: expected an integer from 1 to {MAX_PAGE_SIZE}",
-        )
-    return limit
-
-
-def _checked(check: Callable[[T], T], value: T) -> T:
-    """``check(value)``; its ValueError becomes a 422 with the rule's sentence."""
-    try:
-        return check(value)
-    except ValueError as exc:
-        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-body", str(exc)) from None
-
-
 def _password_or_new(password: str | None) -> tuple[str, str | None]:
     """(the password to set, the generated one to answer once or None when it was chosen)."""
     if password is None:
@@ -260,23 +163,6 @@ def _unknown_user(username: str) -> ApiProblem:
 
 
 # ---- views from records ---------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _charger_errors() -> Iterator[None]:
-    """What can go wrong when asking a charger something, as problems."""
-    try:
-        yield
-    except UnknownChargePoint as exc:
-        raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-charge-point", str(exc)) from None
-    except (ChargePointNotConnected, ChargePointDisconnected) as exc:
-        raise ApiProblem(HTTPStatus.CONFLICT, "charge-point-not-connected", str(exc)) from None
-    except CommandNotAllowed as exc:
-        raise ApiProblem(HTTPStatus.CONFLICT, "command-not-allowed", str(exc)) from None
-    except CallTimeout as exc:
-        raise ApiProblem(HTTPStatus.GATEWAY_TIMEOUT, "charge-point-timeout", str(exc)) from None
-    except (CallErrorReceived, InvalidResponse) as exc:
-        raise ApiProblem(HTTPStatus.BAD_GATEWAY, "charge-point-error", str(exc)) from None
 
 
 def _authorization_key(text: str | None, generate: bool) -> tuple[AuthorizationKey, str | None]:
@@ -297,20 +183,9 @@ def _authorization_key(text: str | None, generate: bool) -> tuple[AuthorizationK
         raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-password", str(exc)) from None
 
 
-class Api:
-    """The API handlers over the shared services."""
-
-    def __init__(
-        self,
-        services: CsmsServices,
-        authenticator: Authenticator,
-        server_tls: ServerTls | None = None,
-        guard: ConnectionGuard | None = None,
-    ) -> None:
-        self.services = services
-        self.authenticator = authenticator
-        self.server_tls = server_tls
-        self.guard = guard
+class Api(ApiHandlers):
+    """The API handlers over the shared services (handler classes of other modules join as
+    further bases)."""
 
     def _connection(self, charge_point_id: str) -> ConnectionView:
         link = self.services.stations.get(charge_point_id)
@@ -417,7 +292,7 @@ class Api:
         view = self._charge_point_view(record)
         if shown is None:
             return _json(view, status=201)
-        return _json({**_json_decoder.decode(_encoder.encode(view)), "password": shown}, 201)
+        return _json({**JSON_DECODER.decode(ENCODER.encode(view)), "password": shown}, 201)
 
     # ---- charger security -------------------------------------------------------------------
 
@@ -669,7 +544,7 @@ class Api:
         body = CommandResultView(
             charge_point_id=charge_point_id,
             action=action_name,
-            response=_json_decoder.decode(encode_message(_masked(response))),
+            response=JSON_DECODER.decode(encode_message(_masked(response))),
         )
         return _json(body)
 
@@ -735,7 +610,7 @@ class Api:
                     connector_id=r.connector_id,
                     source=r.source.value,
                     energy_wh=r.energy_wh,
-                    sampled_values=_json_decoder.decode(r.sampled_values),
+                    sampled_values=JSON_DECODER.decode(r.sampled_values),
                 )
                 for r in rows
             ],
@@ -1185,7 +1060,7 @@ def build_api(
 
     authenticator = Authenticator(services.store.operators, services.clock)
     api = Api(services, authenticator, server_tls, guard)
-    openapi_bytes = _encoder.encode(build_openapi(ROUTES, API_PREFIX))
+    openapi_bytes = ENCODER.encode(build_openapi(ROUTES, API_PREFIX))
 
     def endpoint(route: ApiRoute) -> Callable[..., Any]:
         handler: Callable[[Request, Principal], Awaitable[Response]] = getattr(api, route.handler)
