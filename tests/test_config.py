@@ -60,3 +60,19 @@ def test_an_unknown_flag_is_refused() -> None:
 def test_an_unsupported_database_url_is_refused() -> None:
     with pytest.raises(SettingsError, match="database_url"):
         build_settings(config_file=None, environ={"CHARGEDECK_DATABASE_URL": "mysql://x/y"})
+
+
+def test_the_operators_time_zone_must_be_a_known_iana_zone() -> None:
+    assert (
+        build_settings(
+            config_file=None, environ={"CHARGEDECK_TIME_ZONE": "Europe/Madrid"}
+        ).time_zone
+        == "Europe/Madrid"
+    )
+    with pytest.raises(SettingsError, match="expected an IANA time zone"):
+        build_settings(config_file=None, environ={"CHARGEDECK_TIME_ZONE": "Mars/Base"})
+
+
+def test_security_settings_are_checked() -> None:
+    with pytest.raises(SettingsError, match="min_security_profile"):
+        build_settings(config_file=None, environ={"CHARGEDECK_MIN_SECURITY_PROFILE": "4"})

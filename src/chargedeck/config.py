@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     attempts are refused with 429 for a growing back-off."""
     auth_backoff_max_s: PositiveSeconds = 300.0
     """Longest back-off after repeated failed attempts."""
+    time_zone: str = "UTC"
+    """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
+    with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""
 
     def __post_init__(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"time_zone={self.time_zone!r}: expected an IANA time zone such as Europe/Madrid"
+            ) from None
         if self.sqlite_synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(
                 f"sqlite_synchronous={self.sqlite_synchronous!r}: "

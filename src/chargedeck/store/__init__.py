@@ -18,13 +18,16 @@ from chargedeck.store.batch_writer import (
 )
 from chargedeck.store.certificates import Certificates
 from chargedeck.store.charge_points import ChargePoints
+from chargedeck.store.configuration import ChargerConfiguration
 from chargedeck.store.connectors import Connectors
 from chargedeck.store.engine import Database, create_database
 from chargedeck.store.id_tags import IdTags
+from chargedeck.store.local_lists import LocalLists
 from chargedeck.store.notifications import Notifications
 from chargedeck.store.operators import Operators
 from chargedeck.store.registrations import RegistrationLookup
 from chargedeck.store.rejections import ConnectionRejections
+from chargedeck.store.reservations import Reservations
 from chargedeck.store.security_records import SecurityRecords
 from chargedeck.store.transactions import Transactions
 
@@ -46,6 +49,9 @@ class Store:
         self.operators = Operators(database)
         self.security_records = SecurityRecords(database)
         self.rejections = ConnectionRejections(database)
+        self.configuration = ChargerConfiguration(database)
+        self.local_lists = LocalLists(database)
+        self.reservations = Reservations(database)
         self.writer = writer
 
     async def close(self) -> None:

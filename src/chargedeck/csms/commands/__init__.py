@@ -13,6 +13,8 @@ from collections.abc import Mapping
 
 from chargedeck.csms.commands.command import Command
 from chargedeck.csms.commands.core import CORE_COMMANDS
+from chargedeck.csms.commands.local_auth import LOCAL_AUTH_COMMANDS
+from chargedeck.csms.commands.reservation import RESERVATION_COMMANDS
 from chargedeck.csms.commands.security import SECURITY_COMMANDS
 from chargedeck.csms.context import CsmsServices
 from chargedeck.domain.charge_points import Registration
@@ -21,7 +23,8 @@ from chargedeck.ocpp.v16.base import Message
 
 # THE command table: action name -> command (one row per command, STYLE rule 2).
 COMMANDS: Mapping[str, Command] = {
-    command.action: command for command in (*CORE_COMMANDS, *SECURITY_COMMANDS)
+    command.action: command
+    for command in (*CORE_COMMANDS, *LOCAL_AUTH_COMMANDS, *RESERVATION_COMMANDS, *SECURITY_COMMANDS)
 }
 _COMMAND_BY_REQUEST_TYPE: Mapping[type[Message], Command] = {
     command.request: command for command in COMMANDS.values()
