@@ -511,13 +511,20 @@ class RawFramingCharger(ProtocolCharger):
 
 
 async def open_protocol_charger(
-    workload: Workload, host: str, port: int, index: int, boot_then_status: bool
+    workload: Workload,
+    host: str,
+    port: int,
+    index: int,
+    boot_then_status: bool,
+    charger_class: type[ProtocolCharger] | None = None,
 ) -> ProtocolCharger:
+    """Connect and boot one charger (``charger_class``: another workload's subclass)."""
     charger_id = CHARGER_ID_FORMAT % index
     state = ChargerState(index=index, charger_id=charger_id, energy_wh=1_000_000 + 1_000 * index)
     uri = f"ws://{host}:{port}/ocpp/{charger_id}"
     loop = asyncio.get_running_loop()
-    charger_class = RawFramingCharger if workload.raw_framing else ProtocolCharger
+    if charger_class is None:
+        charger_class = RawFramingCharger if workload.raw_framing else ProtocolCharger
     _, charger = await asyncio.wait_for(
         loop.create_connection(lambda: charger_class(workload, state, uri), host, port),
         CONNECT_TIMEOUT_S,

@@ -22,9 +22,8 @@ from chargedeck.csms.stations import Stations
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.actions import ACTIONS, FeatureProfile
-from chargedeck.ocpp.v16.core import ResetRequest
+from chargedeck.ocpp.v16.core import HeartbeatRequest, ResetRequest
 from chargedeck.ocpp.v16.enums import ResetType
-from chargedeck.ocpp.v16.local_auth import GetLocalListVersionRequest
 from chargedeck.store import open_store
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -46,7 +45,14 @@ def test_every_csms_to_charger_core_and_security_action_is_a_command() -> None:
         name
         for name, action in ACTIONS.items()
         if action.sent_by_csms()
-        and action.profile in (FeatureProfile.CORE, FeatureProfile.SECURITY)
+        and action.profile
+        in (
+            FeatureProfile.CORE,
+            FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
+            FeatureProfile.RESERVATION,
+            FeatureProfile.REMOTE_TRIGGER,
+            FeatureProfile.SECURITY,
+        )
     }
     assert set(COMMANDS) == served
 
@@ -75,4 +81,4 @@ async def test_a_request_that_is_not_an_operator_command_is_refused(
     services: CsmsServices,
 ) -> None:
     with pytest.raises(CommandNotAllowed, match="not an operator command"):
-        await send_command(services, "CP1", GetLocalListVersionRequest())
+        await send_command(services, "CP1", HeartbeatRequest())

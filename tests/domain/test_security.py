@@ -24,6 +24,7 @@ from chargedeck.domain.security import (
     RejectionReason,
     SecurityProfile,
     admit,
+    chosen_authorization_key,
     describe_tls_failure,
     parse_authorization_key,
     parse_basic_authorization,
@@ -253,3 +254,18 @@ def test_a_success_clears_the_back_off_and_memory_stays_bounded() -> None:
     for index in range(1000):
         backoff.record_failure(f"host-{index}", NOW)
     assert len(backoff) == 100
+
+
+def test_a_generated_password_is_20_hex_characters_and_a_usable_key() -> None:
+    chosen = chosen_authorization_key(None, generate=True)
+    assert chosen is not None
+    key, shown = chosen
+    assert shown is not None
+    assert len(shown) == 20
+    assert key.key == shown.encode()
+    assert chosen_authorization_key(None, generate=False) is None
+    with pytest.raises(InvalidAuthorizationKey, match="not both"):
+        chosen_authorization_key(PASSWORD_TEXT, generate=True)
+
+
+PASSWORD_TEXT = "Typed-Password-1234"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -72,7 +71,7 @@ from chargedeck.ocpp.v16.types import CertificateHashData, FirmwareType, LogPara
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.store import Store, open_store
 from chargedeck.store.certificates import CertificateKind
-from tests.support.ocpp_lib_charger import LibraryCharger
+from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
 from tests.support.server import ServerProcess, running_server
 
 T0 = "2026-03-01T10:00:00Z"
@@ -169,22 +168,14 @@ class SecurityCharger(LibraryCharger):
 @asynccontextmanager
 async def security_charger(ocpp_url: str, charge_point_id: str) -> AsyncIterator[SecurityCharger]:
     """Connect a SecurityCharger to ``ocpp_url/<id>``, run its message loop and boot it."""
-    async with websockets.connect(
-        f"{ocpp_url}/{charge_point_id}", subprotocols=["ocpp1.6"], compression=None
-    ) as connection:
-        charger = SecurityCharger(charge_point_id, connection)
-        loop_task = asyncio.create_task(charger.start())
-        try:
-            boot = await charger.call(
-                call.BootNotification(
-                    charge_point_vendor="Wall Box Chargers", charge_point_model="PLP1-0-2-4"
-                )
+    async with library_charger(ocpp_url, charge_point_id, SecurityCharger) as charger:
+        boot = await charger.call(
+            call.BootNotification(
+                charge_point_vendor="Wall Box Chargers", charge_point_model="PLP1-0-2-4"
             )
-            assert boot.status == RegistrationStatus.accepted
-            yield charger
-        finally:
-            loop_task.cancel()
-            await asyncio.gather(loop_task, return_exceptions=True)
+        )
+        assert boot.status == RegistrationStatus.accepted
+        yield charger
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ an SSL context; certificates are made by the tests with ChargeDeck's own CA func
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import re
@@ -15,15 +14,14 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import websockets
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import ConfigurationStatus, RegistrationStatus
@@ -37,7 +35,7 @@ from chargedeck.domain.certificates import (
     issue_server_certificate,
     private_key_to_pem,
 )
-from tests.support.ocpp_lib_charger import LibraryCharger
+from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
 from tests.support.server import ServerProcess, running_server
 
 PASSWORD = "Wallbox-S3cret-1234"
@@ -131,27 +129,13 @@ def client_context(ca_file: Path | None, certificate: Path | None = None) -> ssl
     return context
 
 
-@asynccontextmanager
-async def charger(
+def charger(
     url: str,
     charge_point_id: str,
     headers: dict[str, str] | None = None,
     context: ssl.SSLContext | None = None,
-) -> AsyncIterator[LibraryCharger]:
-    async with websockets.connect(
-        f"{url}/{charge_point_id}",
-        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-        additional_headers=headers,
-        ssl=context,
-        compression=None,
-    ) as connection:
-        peer = LibraryCharger(charge_point_id, connection)
-        loop_task = asyncio.create_task(peer.start())
-        try:
-            yield peer
-        finally:
-            loop_task.cancel()
-            await asyncio.gather(loop_task, return_exceptions=True)
+) -> AbstractAsyncContextManager[LibraryCharger]:
+    return library_charger(url, charge_point_id, headers=headers, ssl=context)
 
 
 async def boots(url: str, charge_point_id: str, **kwargs: Any) -> str:
@@ -445,23 +429,13 @@ async def test_a_charger_that_refuses_the_new_password_keeps_the_old_one(
     add_charge_point(database_url, "WB-R", "--password", PASSWORD)
     with running_server(database_url, NO_BACKOFF) as server:
         url = server.ocpp_url
-        connection = await websockets.connect(
-            f"{url}/WB-R",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers=basic("WB-R", PASSWORD.encode()),
-        )
-        peer = RefusingCharger("WB-R", connection)
-        loop_task = asyncio.create_task(peer.start())
-        try:
-            async with server.async_api_client() as api:
-                answer = await api.put(
-                    "/charge-points/WB-R/password", json={"password": NEW_PASSWORD}
-                )
-            assert answer.json()["outcome"] == "refused_by_charger"
-            assert answer.json()["charger_status"] == "Rejected"
-        finally:
-            loop_task.cancel()
-            await connection.close()
+        async with (
+            library_charger(url, "WB-R", RefusingCharger, headers=basic("WB-R", PASSWORD.encode())),
+            server.async_api_client() as api,
+        ):
+            answer = await api.put("/charge-points/WB-R/password", json={"password": NEW_PASSWORD})
+        assert answer.json()["outcome"] == "refused_by_charger"
+        assert answer.json()["charger_status"] == "Rejected"
         assert await boots(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) == (
             RegistrationStatus.accepted
         )

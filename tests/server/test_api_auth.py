@@ -7,10 +7,8 @@ serves, so a route added to the table is checked without touching this file.
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
@@ -18,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-import websockets
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 
 from chargedeck.domain.operators import Scope, new_token
 from chargedeck.server.api.app import ROUTES
 from tests.server.test_api import assert_problem
-from tests.support.ocpp_lib_charger import LibraryCharger
+from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
 from tests.support.server import ServerProcess, bearer, create_api_token, running_server
 
 SCOPES = (Scope.READ, Scope.OPERATE, Scope.ADMIN)
@@ -440,26 +437,10 @@ class SecretTellingCharger(LibraryCharger):  # type: ignore[misc]
         )
 
 
-@asynccontextmanager
-async def secret_telling_charger(
-    ocpp_url: str, charge_point_id: str
-) -> AsyncIterator[SecretTellingCharger]:
-    async with websockets.connect(
-        f"{ocpp_url}/{charge_point_id}", subprotocols=["ocpp1.6"], compression=None
-    ) as connection:
-        charger = SecretTellingCharger(charge_point_id, connection)
-        loop_task = asyncio.create_task(charger.start())
-        try:
-            yield charger
-        finally:
-            loop_task.cancel()
-            await asyncio.gather(loop_task, return_exceptions=True)
-
-
 async def test_get_configuration_answers_show_secret_values_as_stars(
     server: ServerProcess,
 ) -> None:
-    async with secret_telling_charger(server.ocpp_url, "AUTH-SECRETS") as charger:
+    async with library_charger(server.ocpp_url, "AUTH-SECRETS", SecretTellingCharger) as charger:
         await charger.call(
             call.BootNotification(
                 charge_point_vendor="Wall Box Chargers", charge_point_model="PLP1"

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import event
 
 from chargedeck.domain.charge_points import Registration
@@ -40,14 +41,14 @@ async def test_lookups_made_together_share_one_query(store: Store, now: datetime
         if "FROM charge_points" in statement:
             queries.append(statement)
 
-    engine = store.database.reader.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    # Every engine of the store (reads may take the one-statement query path).
+    event.listen(sa.Engine, "before_cursor_execute", count)
     try:
         found = await asyncio.gather(
             *(store.registrations.access_of(ChargePointId(f"CP{i}")) for i in range(50))
         )
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        event.remove(sa.Engine, "before_cursor_execute", count)
     assert [access and access.registration for access in found] == [Registration.REGISTERED] * 50
     assert len(queries) == 1
 
@@ -55,12 +56,12 @@ async def test_lookups_made_together_share_one_query(store: Store, now: datetime
 async def test_a_failed_lookup_raises_store_unavailable_to_every_waiter(
     store: Store, now: datetime
 ) -> None:
-    await store.database.reader.dispose()
-
     def refuse(*_args: Any) -> None:
         raise OSError("refused by the test")
 
-    engine = store.database.reader.sync_engine
+    engine = store.database.query_engine
+    await store.database.reader.dispose()
+    engine.dispose()
     event.listen(engine, "do_connect", refuse)
     try:
         results = await asyncio.gather(

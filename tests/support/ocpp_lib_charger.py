@@ -8,9 +8,10 @@ command and records what it received.
 from __future__ import annotations
 
 import asyncio
+import ssl as ssl_module
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import websockets
 from ocpp.routing import on
@@ -82,13 +83,28 @@ class LibraryCharger(ChargePoint):  # type: ignore[misc]
         return call_result.UnlockConnector(status=UnlockStatus.unlocked)
 
 
+ChargerT = TypeVar("ChargerT", bound=LibraryCharger)
+
+
 @asynccontextmanager
-async def library_charger(ocpp_url: str, charge_point_id: str) -> AsyncIterator[LibraryCharger]:
-    """Connect a LibraryCharger to ``ocpp_url/<id>`` and run its message loop."""
+async def library_charger(
+    ocpp_url: str,
+    charge_point_id: str,
+    charger_class: type[ChargerT] = LibraryCharger,  # type: ignore[assignment]
+    *,
+    headers: dict[str, str] | None = None,
+    ssl: ssl_module.SSLContext | None = None,
+) -> AsyncIterator[ChargerT]:
+    """Connect a ``charger_class`` charger to ``ocpp_url/<id>`` (with Basic auth ``headers`` or
+    an SSL context for wss://, as a charger of security profile 1-3) and run its message loop."""
     async with websockets.connect(
-        f"{ocpp_url}/{charge_point_id}", subprotocols=["ocpp1.6"], compression=None
+        f"{ocpp_url}/{charge_point_id}",
+        subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+        compression=None,
+        additional_headers=headers,
+        ssl=ssl,
     ) as connection:
-        charger = LibraryCharger(charge_point_id, connection)
+        charger = charger_class(charge_point_id, connection)
         loop_task = asyncio.create_task(charger.start())
         try:
             yield charger

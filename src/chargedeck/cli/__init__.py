@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.parse
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from chargedeck.cli import certs
+from chargedeck.cli import certs, id_tags, local_lists, reservations
 from chargedeck.cli._support import (
     ApiOption,
     ConfigOption,
@@ -26,6 +25,7 @@ from chargedeck.cli._support import (
     TokenOption,
     call_api,
     checked_charge_point_id,
+    chosen_key,
     console,
     database_url,
     fail,
@@ -37,21 +37,24 @@ from chargedeck.cli._support import (
     time_text,
 )
 from chargedeck.cli.operators import tokens_app, users_app
+from chargedeck.cli.records import export_app, tariffs_app
 from chargedeck.config import SettingsError, build_settings, parse_flag_args, settings_help
 from chargedeck.domain.charge_points import Registration
-from chargedeck.domain.id_tags import check_id_tag
-from chargedeck.domain.ids import ChargePointId, IdTag
+from chargedeck.domain.ids import ChargePointId
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="ChargeDeck OCPP 1.6J CSMS")
 charge_points_app = typer.Typer(no_args_is_help=True, help="Charge points in the store")
-id_tags_app = typer.Typer(no_args_is_help=True, help="Id tags (RFID cards) in the store")
 transactions_app = typer.Typer(no_args_is_help=True, help="Charging sessions in the store")
 app.add_typer(charge_points_app, name="charge-points")
-app.add_typer(id_tags_app, name="id-tags")
+app.add_typer(id_tags.app, name="id-tags")
 app.add_typer(transactions_app, name="transactions")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(certs.app, name="certs")
+app.add_typer(local_lists.app, name="local-list")
+app.add_typer(reservations.app, name="reservations")
+app.add_typer(tariffs_app, name="tariffs")
+app.add_typer(export_app, name="export")
 
 
 @app.command(
@@ -136,27 +139,14 @@ def charge_points_add(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    import secrets
-
     from chargedeck.domain.passwords import hash_secret
-    from chargedeck.domain.security import (
-        InvalidAuthorizationKey,
-        SecurityProfile,
-        parse_authorization_key,
-    )
+    from chargedeck.domain.security import SecurityProfile
     from chargedeck.store import errors as store_errors
 
     checked = checked_charge_point_id(charge_point_id)
-    if password is not None and generate_password:
-        raise fail("give --password or --generate-password, not both")
-    if generate_password:
-        password = secrets.token_hex(10)  # 20 characters: typeable, 80 bits
-    key_hash = None
-    if password is not None:
-        try:
-            key_hash = hash_secret(parse_authorization_key(password).key)
-        except InvalidAuthorizationKey as exc:
-            raise fail(str(exc)) from None
+    chosen = chosen_key(password, generate_password)
+    key_hash = None if chosen is None else hash_secret(chosen[0].key)
+    password = password if chosen is None or chosen[1] is None else chosen[1]
     profile = SecurityProfile(
         security_profile
         if security_profile is not None
@@ -212,20 +202,12 @@ def charge_points_set_password(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    import secrets
-
-    from chargedeck.domain.security import InvalidAuthorizationKey, parse_authorization_key
-
     checked = checked_charge_point_id(charge_point_id)
-    if (password is None) == (not generate_password):
-        raise fail("give --password or --generate-password (one of them)")
-    if generate_password:
-        password = secrets.token_hex(10)
-    assert password is not None
-    try:
-        key = parse_authorization_key(password)
-    except InvalidAuthorizationKey as exc:
-        raise fail(str(exc)) from None
+    chosen = chosen_key(password, generate_password)
+    if chosen is None:
+        raise fail("give --password or --generate-password")
+    key, generated = chosen
+    password = generated or password
     if offline:
 
         async def work(store: Any) -> Any:
@@ -386,71 +368,7 @@ def charge_points_adopt(
     report(record, as_json, f"adopted charge point {record.id}; it is accepted on its next boot")
 
 
-# ---- id tags ---------------------------------------------------------------------------------
-
-
-@id_tags_app.command("add", help="Add an id tag as the charger sends it (at most 20 characters).")
-def id_tags_add(
-    id_tag: str,
-    owner: Annotated[str | None, typer.Option(help="Who the card belongs to")] = None,
-    blocked: Annotated[bool, typer.Option(help="Refuse this card")] = False,
-    expiry: Annotated[
-        str | None, typer.Option(help="Expiry, ISO 8601 with offset, e.g. 2027-01-01T00:00:00Z")
-    ] = None,
-    parent: Annotated[str | None, typer.Option(help="Parent (group) id tag")] = None,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    from chargedeck.store import errors as store_errors
-
-    try:
-        check_id_tag(id_tag)
-        if parent is not None:
-            check_id_tag(parent, "--parent")
-    except ValueError as exc:
-        raise fail(str(exc)) from None
-    expiry_date = None
-    if expiry is not None:
-        try:
-            expiry_date = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
-        except ValueError:
-            raise fail(f"--expiry {expiry!r} is not an ISO 8601 date-time") from None
-        if expiry_date.tzinfo is None:
-            raise fail(f"--expiry {expiry!r} needs a time zone offset, e.g. Z or +01:00")
-
-    async def work(store: Any) -> Any:
-        try:
-            return await store.id_tags.add_id_tag(
-                id_tag=IdTag(id_tag),
-                parent_id_tag=None if parent is None else IdTag(parent),
-                expiry_date=expiry_date,
-                blocked=blocked,
-                owner=owner,
-                now=now(),
-            )
-        except store_errors.AlreadyExists:
-            raise fail(f"id tag {id_tag!r} already exists") from None
-
-    record = run_store(config, work)
-    report(record, as_json, f"added id tag {record.id_tag}")
-
-
-@id_tags_app.command("list", help="List id tags.")
-def id_tags_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    records = run_store(config, lambda store: store.id_tags.list_id_tags())
-    if as_json:
-        print_json(records)
-        return
-    table = Table("id tag", "owner", "blocked", "expiry", "parent")
-    for r in records:
-        table.add_row(
-            r.id_tag,
-            r.owner or "",
-            "yes" if r.blocked else "",
-            time_text(r.expiry_date),
-            r.parent_id_tag or "",
-        )
-    console.print(table)
+id_tags.add_charge_point_commands(charge_points_app)
 
 
 # ---- transactions ----------------------------------------------------------------------------

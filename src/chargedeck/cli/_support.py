@@ -23,6 +23,7 @@ from rich.console import Console
 
 from chargedeck.config import Settings, SettingsError, build_settings
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.security import AuthorizationKey
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 
 # Markup off: ids and tags typed by operators may contain "[...]", which rich would eat.
@@ -144,3 +145,13 @@ def call_api(
         raise fail(f"{exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
+
+
+def chosen_key(password: str | None, generate: bool) -> tuple[AuthorizationKey, str | None] | None:
+    """``--password``/``--generate-password`` as a charger key, or ``fail`` saying why not."""
+    from chargedeck.domain.security import InvalidAuthorizationKey, chosen_authorization_key
+
+    try:
+        return chosen_authorization_key(password, generate)
+    except InvalidAuthorizationKey as exc:
+        raise fail(str(exc)) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import secrets
 import string
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -301,6 +302,30 @@ def parse_authorization_key(text: str) -> AuthorizationKey:
     key = text.encode("ascii")
     to_send = key.hex() if len(key) <= MAX_AUTHORIZATION_KEY_LENGTH // 2 else text
     return AuthorizationKey(key=key, to_send=to_send)
+
+
+def new_charger_password() -> str:
+    """20 hex characters (80 bits): typeable in a charger's app (Wallbox guide §3.2.3), and a
+    20-byte key sent as 40 hex digits in ChangeConfiguration."""
+    return secrets.token_hex(10)
+
+
+def chosen_authorization_key(
+    text: str | None, generate: bool
+) -> tuple[AuthorizationKey, str | None] | None:
+    """The key an operator asked for: typed (``text``) or generated; the second value is the
+    generated text, to show once. None when neither was asked for.
+
+    Raises ``InvalidAuthorizationKey`` for both at once or an unusable text.
+    """
+    if text is not None and generate:
+        raise InvalidAuthorizationKey("give a password or ask for a generated one, not both")
+    if generate:
+        generated = new_charger_password()
+        return parse_authorization_key(generated), generated
+    if text is None:
+        return None
+    return parse_authorization_key(text), None
 
 
 def _is_hex_key_text(text: str) -> bool:

@@ -192,7 +192,7 @@ def _interval_cost(tariff: Tariff, start: datetime, end: datetime, wh: int) -> F
     if end == start:
         return Fraction(wh) * Fraction(price_at(tariff, start)) / WH_PER_KWH
     duration = _microseconds(end - start)
-    points = sorted({start, end, *_price_changes(tariff, start, end)})
+    points = sorted({start, end, *price_changes(tariff, start, end)})
     cost = Fraction(0)
     for begin, finish in pairwise(points):
         share = Fraction(_microseconds(finish - begin), duration)
@@ -200,7 +200,7 @@ def _interval_cost(tariff: Tariff, start: datetime, end: datetime, wh: int) -> F
     return cost
 
 
-def _price_changes(tariff: Tariff, start: datetime, end: datetime) -> list[datetime]:
+def price_changes(tariff: Tariff, start: datetime, end: datetime) -> list[datetime]:
     """Every instant strictly between ``start`` and ``end`` at which the price may change.
 
     The price is constant between two consecutive instants of this list, because it holds every

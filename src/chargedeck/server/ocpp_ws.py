@@ -17,6 +17,7 @@ from typing import Any
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
+from chargedeck.csms.reconciliation import on_connected
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import UnknownChargePointPolicy
 from chargedeck.domain.ids import ChargePointId
@@ -422,6 +423,9 @@ class OcppServer:
             "registered" if state.registration else "not registered",
         )
         self._connections.add(connection)
+        # Transactions still open in the store are checked once the charger has had time to
+        # boot (csms/reconciliation.py keeps the task).
+        on_connected(self._services, state)
         return connection
 
     def _closed(self, connection: ChargePointConnection) -> None:

@@ -29,7 +29,9 @@ from chargedeck.store.registrations import RegistrationLookup
 from chargedeck.store.rejections import ConnectionRejections
 from chargedeck.store.reservations import Reservations
 from chargedeck.store.security_records import SecurityRecords
+from chargedeck.store.tariffs import Tariffs
 from chargedeck.store.transactions import Transactions
+from chargedeck.store.unknown_id_tags import UnknownIdTags
 
 __all__ = ["Store", "migrate", "open_store"]
 
@@ -43,12 +45,14 @@ class Store:
         self.connectors = Connectors(database)
         self.id_tags = IdTags(database)
         self.transactions = Transactions(database)
+        self.tariffs = Tariffs(database)
         self.notifications = Notifications(database)
         self.registrations = RegistrationLookup(database)
         self.certificates = Certificates(database)
         self.operators = Operators(database)
         self.security_records = SecurityRecords(database)
         self.rejections = ConnectionRejections(database)
+        self.unknown_id_tags = UnknownIdTags(database)
         self.configuration = ChargerConfiguration(database)
         self.local_lists = LocalLists(database)
         self.reservations = Reservations(database)

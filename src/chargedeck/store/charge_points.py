@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import msgspec
 import sqlalchemy as sa
 
 from chargedeck.domain.charge_points import Registration
@@ -28,9 +29,8 @@ class ChargePoints:
 
     async def get_charge_point(self, charge_point_id: ChargePointId) -> ChargePointRecord | None:
         """The charge point, or None if the store does not know it."""
-        async with self._db.read() as connection:
-            row = (await connection.execute(_SELECT_ONE, {"id": charge_point_id})).first()
-        return None if row is None else to_record(ChargePointRecord, row)
+        rows = await self._db.query(_SELECT_ONE, {"id": charge_point_id})
+        return None if not rows else to_record(ChargePointRecord, rows[0])
 
     async def add_charge_point(
         self,
@@ -122,6 +122,27 @@ class ChargePoints:
         async with self._db.write() as connection:
             result = await connection.execute(statement)
         return bool(result.rowcount)
+
+    async def set_authorization_policy(
+        self,
+        charge_point_id: ChargePointId,
+        *,
+        default_owner: str | msgspec.UnsetType | None = msgspec.UNSET,
+        free_vend: bool | msgspec.UnsetType = msgspec.UNSET,
+        free_vend_id_tag: str | msgspec.UnsetType | None = msgspec.UNSET,
+    ) -> ChargePointRecord:
+        """Set who charges without a card (``default_owner``) and the free-vend policy; UNSET
+        keeps a value (give at least one). Raises ``NotFound``."""
+        values = {
+            name: value
+            for name, value in (
+                ("default_owner", default_owner),
+                ("free_vend", free_vend),
+                ("free_vend_id_tag", free_vend_id_tag),
+            )
+            if value is not msgspec.UNSET
+        }
+        return await self._update(charge_point_id, **values)
 
     async def _update(self, charge_point_id: ChargePointId, **values: object) -> ChargePointRecord:
         statement = (

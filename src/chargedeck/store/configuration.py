@@ -3,8 +3,9 @@
 
 Key names are CiString50, compared ignoring case (§7.29): a charger that reports
 ``localauthlistenabled`` replaces the row it reported as ``LocalAuthListEnabled``, and every
-lookup ignores case (ASCII case, as SQLite's ``lower()``: configuration keys are ASCII names). Values are kept as the charger sent them (secrets too: masking happens where
-they are shown, ``domain/masking.py``).
+lookup ignores case (ASCII case, as SQLite's ``lower()``: configuration keys are ASCII names).
+Values are kept as the charger sent them (secrets too: masking happens where they are shown,
+``domain/masking.py``).
 """
 
 from __future__ import annotations

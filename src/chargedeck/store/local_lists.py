@@ -90,6 +90,13 @@ class LocalLists:
             }
         return HeldLocalList(version.version, version.synced_at, entries)
 
+    async def held_version(self, charge_point_id: ChargePointId) -> tuple[int, datetime] | None:
+        """The listVersion the charger holds and when it accepted it; None when unknown."""
+        statement = sa.select(_V.version, _V.synced_at).where(_V.charge_point_id == charge_point_id)
+        async with self._db.read() as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else (row.version, row.synced_at)
+
     async def count_entries(self, charge_point_id: ChargePointId) -> int:
         """How many id tags the charger's list holds, as far as known (0 when unknown)."""
         async with self._db.read() as connection:

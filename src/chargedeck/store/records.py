@@ -100,6 +100,14 @@ class ChargePointRecord(msgspec.Struct, frozen=True, kw_only=True):
     """A raised profile it was asked to use and has not connected with yet."""
     authorization_key_set_at: datetime | None
     """When its password was last set (None: it has none). The hash never leaves the store."""
+    default_owner: str | None = None
+    """Who sessions started without a card are attributed to (a placeholder idTag such as
+    Wallbox's ``NoAuthorization``, or a free-vend start)."""
+    free_vend: bool = False
+    """ChargeDeck starts a transaction itself (RemoteStartTransaction) when a connector goes
+    Preparing: for chargers without an RFID reader."""
+    free_vend_id_tag: str | None = None
+    """The idTag of those remote starts; None: ChargeDeck's default (csms/free_vend.py)."""
 
 
 class BootRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -202,6 +210,16 @@ class IdTagRecord(msgspec.Struct, frozen=True, kw_only=True):
     blocked: bool
     owner: str | None
     created_at: datetime
+    card_uid: str | None = None
+    """The UID printed on the card, canonical (upper-case hex, printed byte order), when the
+    tag was registered by it: the tag then also answers to the idTag each charger model sends
+    for the card (domain/card_uids.py)."""
+    label: str | None = None
+    notes: str | None = None
+    max_active_transactions: int | None = None
+    """At most this many transactions at once (None: no cap); StartTransaction answers
+    ConcurrentTx at the cap."""
+    updated_at: datetime | None = None
 
 
 class StartTransactionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -218,6 +236,9 @@ class StartTransactionRecord(msgspec.Struct, frozen=True, kw_only=True):
     started_at: datetime
     start_id_tag_status: str
     reservation_id: int | None = None
+    owner: str | None = None
+    """Who the session is attributed to: the tag's owner, or the charger's default owner for a
+    start without a card (placeholder idTag, free vend)."""
 
 
 class StopTransactionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -248,6 +269,11 @@ class TransactionRecord(msgspec.Struct, frozen=True, kw_only=True):
     stop_id_tag: IdTag | None
     created_at: datetime
     updated_at: datetime
+    owner: str | None = None
+    """Who the session was attributed to when it started."""
+    reconciliation: str | None = None
+    """How ChargeDeck settled it (domain/transactions.py Reconciliation), None: it did not."""
+    reconciled_at: datetime | None = None
 
     @property
     def active(self) -> bool:

@@ -95,9 +95,8 @@ class RegistrationLookup:
                 statement = sa.select(*_COLUMNS).where(
                     charge_points.c.id.in_(ids[start : start + _IDS_PER_QUERY])
                 )
-                async with self._db.read() as connection:
-                    for row in await connection.execute(statement):
-                        found[row.id] = _access(row)
+                for row in await self._db.query(statement):
+                    found[row.id] = _access(row)
         except StoreError as exc:
             for answers in waiting.values():
                 for answer in answers:

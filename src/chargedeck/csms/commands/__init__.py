@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from chargedeck.csms.commands.command import Command
 from chargedeck.csms.commands.core import CORE_COMMANDS
 from chargedeck.csms.commands.local_auth import LOCAL_AUTH_COMMANDS
+from chargedeck.csms.commands.remote_trigger import REMOTE_TRIGGER_COMMANDS
 from chargedeck.csms.commands.reservation import RESERVATION_COMMANDS
 from chargedeck.csms.commands.security import SECURITY_COMMANDS
 from chargedeck.csms.context import CsmsServices
@@ -24,7 +25,13 @@ from chargedeck.ocpp.v16.base import Message
 # THE command table: action name -> command (one row per command, STYLE rule 2).
 COMMANDS: Mapping[str, Command] = {
     command.action: command
-    for command in (*CORE_COMMANDS, *LOCAL_AUTH_COMMANDS, *RESERVATION_COMMANDS, *SECURITY_COMMANDS)
+    for command in (
+        *CORE_COMMANDS,
+        *LOCAL_AUTH_COMMANDS,
+        *RESERVATION_COMMANDS,
+        *REMOTE_TRIGGER_COMMANDS,
+        *SECURITY_COMMANDS,
+    )
 }
 _COMMAND_BY_REQUEST_TYPE: Mapping[type[Message], Command] = {
     command.request: command for command in COMMANDS.values()

@@ -28,9 +28,7 @@ def check_reserve_now(
         return f"connector {request.connector_id} does not exist (0 = any connector)"
     now = services.clock.now()
     if request.expiry_date <= now:
-        return (
-            f"expiryDate {request.expiry_date.isoformat()} is not after now ({now.isoformat()})"
-        )
+        return f"expiryDate {request.expiry_date.isoformat()} is not after now ({now.isoformat()})"
     return _refuse_reservation_id(request.reservation_id)
 
 

@@ -3,7 +3,8 @@
 The boot record is committed before the answer (DESIGN §6), through the group commit so a
 reconnect storm shares commits. A charger the operator has not adopted is answered Pending with
 a retry interval and listed in the adoption inbox; under the ``accept`` policy an unknown charger
-is registered on its first boot.
+is registered on its first boot. Transactions the charger left open when it rebooted are closed
+in the background once the boot is recorded (csms/reconciliation.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.reconciliation import on_boot
 from chargedeck.domain.charge_points import Registration, UnknownChargePointPolicy
 from chargedeck.ocpp.v16.core import BootNotificationRequest, BootNotificationResponse
 from chargedeck.ocpp.v16.enums import RegistrationStatus
@@ -68,4 +70,5 @@ async def handle_boot_notification(
         )
     )
     state.boot_status = status.value
+    on_boot(services, state, now)
     return BootNotificationResponse(status=status, current_time=now, interval=interval)

@@ -1,13 +1,19 @@
 """StatusNotification (OCPP 1.6 §4.9): connector 0 and each connector, with history.
 
-Written through the group-commit writer; answered after the commit (DESIGN §6).
+Written through the group-commit writer; answered after the commit (DESIGN §6). A connector
+going Preparing may start a free-vend transaction (csms/free_vend.py), in the background; one
+going Available with a transaction still open gets it closed after a grace period
+(csms/reconciliation.py).
 """
 
 from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.free_vend import on_connector_preparing
+from chargedeck.csms.reconciliation import on_connector_available
 from chargedeck.domain.ids import ConnectorId
 from chargedeck.ocpp.v16.core import StatusNotificationRequest, StatusNotificationResponse
+from chargedeck.ocpp.v16.enums import ChargePointStatus
 from chargedeck.store.records import StatusRow
 
 _RESPONSE = StatusNotificationResponse()
@@ -29,4 +35,9 @@ async def handle_status_notification(
             received_at=services.clock.now(),
         )
     )
+    if request.status is ChargePointStatus.PREPARING and request.connector_id > 0:
+        on_connector_preparing(services, state, ConnectorId(request.connector_id))
+    if request.status is ChargePointStatus.AVAILABLE and request.connector_id > 0:
+        reported_at = request.timestamp or services.clock.now()
+        on_connector_available(services, state, ConnectorId(request.connector_id), reported_at)
     return _RESPONSE

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ from chargedeck.csms.commands import (
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
 from chargedeck.domain.charge_points import Registration
-from chargedeck.domain.ids import ChargePointId, IdTag, TransactionId
+from chargedeck.domain.ids import ChargePointId, TransactionId
 from chargedeck.domain.masking import masked_configuration_value
 from chargedeck.domain.operators import (
     Scope,
@@ -57,7 +57,7 @@ from chargedeck.domain.security import (
     AuthorizationKey,
     InvalidAuthorizationKey,
     SecurityProfile,
-    parse_authorization_key,
+    chosen_authorization_key,
 )
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorSent
@@ -71,12 +71,23 @@ from chargedeck.server.api.auth import (
     Principal,
     Unauthenticated,
 )
+from chargedeck.server.api.authorization import AuthorizationHandlers
+from chargedeck.server.api.authorization_views import (
+    AdoptIdTag,
+    ChargePointAuthorization,
+    ChargePointAuthorizationView,
+    IdTagChange,
+    IdTagView,
+    NewIdTag,
+    UnknownIdTagView,
+)
 from chargedeck.server.api.common import (
     API_PREFIX,
     ENCODER,
     JSON_DECODER,
     ApiHandlers,
     ApiProblem,
+    numeric_cursor,
 )
 from chargedeck.server.api.common import charger_errors as _charger_errors
 from chargedeck.server.api.common import checked_charge_point_id as _checked_charge_point_id
@@ -87,6 +98,27 @@ from chargedeck.server.api.common import page_limit as _limit
 from chargedeck.server.api.common import path_charge_point_id as _charge_point_id
 from chargedeck.server.api.common import problem_response as _problem
 from chargedeck.server.api.common import read_body as _body
+from chargedeck.server.api.local_lists import (
+    ConfigurationKeyView,
+    LocalListHandlers,
+    LocalListSyncView,
+    LocalListView,
+)
+from chargedeck.server.api.records import RecordHandlers, transaction_energy
+from chargedeck.server.api.records_views import (
+    ChargePointTariff,
+    ChargePointTariffView,
+    NewTariff,
+    SessionReport,
+    Summary,
+    TariffView,
+)
+from chargedeck.server.api.reservations import (
+    NewReservation,
+    ReservationHandlers,
+    ReservationResultView,
+    ReservationView,
+)
 from chargedeck.server.api.views import (
     ChargePointDetailView,
     ChargePointView,
@@ -95,13 +127,11 @@ from chargedeck.server.api.views import (
     ConnectorView,
     CreatedTokenView,
     CreatedUserView,
-    IdTagView,
     IssuedCertificateView,
     MeterValueView,
     MeView,
     NewChargePoint,
     NewChargePointPassword,
-    NewIdTag,
     NewPassword,
     NewRevokedCertificate,
     NewSecurityProfile,
@@ -124,7 +154,7 @@ from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.store import errors as store_errors
 from chargedeck.store.certificates import RevokedCertificateRecord
 from chargedeck.store.operators import ApiTokenRecord, OperatorUserRecord
-from chargedeck.store.records import ChargePointRecord, IdTagRecord, TransactionRecord
+from chargedeck.store.records import ChargePointRecord, TransactionRecord
 from chargedeck.store.rejections import RejectionRecord
 
 log = logging.getLogger(__name__)
@@ -167,23 +197,22 @@ def _unknown_user(username: str) -> ApiProblem:
 
 def _authorization_key(text: str | None, generate: bool) -> tuple[AuthorizationKey, str | None]:
     """The key from a request body, and the text to show once when it was generated."""
-    if (text is None) == (not generate):
+    try:
+        chosen = chosen_authorization_key(text, generate)
+    except InvalidAuthorizationKey as exc:
+        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-password", str(exc)) from None
+    if chosen is None:
         raise ApiProblem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
             "invalid-password",
-            "give password, or generate: true (not both)",
+            "give a password, or ask for a generated one",
         )
-    shown = None
-    if generate:
-        text = shown = secrets.token_hex(10)  # 20 characters: typeable in an app, 80 bits
-    assert text is not None
-    try:
-        return parse_authorization_key(text), shown
-    except InvalidAuthorizationKey as exc:
-        raise ApiProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid-password", str(exc)) from None
+    return chosen
 
 
-class Api(ApiHandlers):
+class Api(
+    AuthorizationHandlers, LocalListHandlers, ReservationHandlers, RecordHandlers, ApiHandlers
+):
     """The API handlers over the shared services (handler classes of other modules join as
     further bases)."""
 
@@ -225,16 +254,6 @@ class Api(ApiHandlers):
             authorization_key_set_at=record.authorization_key_set_at,
             connection=self._connection(record.id),
         )
-
-    async def _known_charge_point(self, charge_point_id: ChargePointId) -> ChargePointRecord:
-        record = await self.services.store.charge_points.get_charge_point(charge_point_id)
-        if record is None:
-            raise ApiProblem(
-                HTTPStatus.NOT_FOUND,
-                "unknown-charge-point",
-                f"charge point {charge_point_id!r} is not known to this CSMS",
-            )
-        return record
 
     # ---- charge points ----------------------------------------------------------------------
 
@@ -354,7 +373,7 @@ class Api(ApiHandlers):
         return _json(Page(items=[self._rejection_view(r) for r in records]))
 
     async def list_charge_point_rejections(self, request: Request, caller: Principal) -> Response:
-        record = await self._known_charge_point(_charge_point_id(request))
+        record = await self.known_charge_point(_charge_point_id(request))
         if self.guard is not None:
             await self.guard.flush()
         records = await self.services.store.rejections.list_rejections(record.id, _limit(request))
@@ -450,7 +469,7 @@ class Api(ApiHandlers):
         return _json(Page(items=views))
 
     async def get_charge_point(self, request: Request, caller: Principal) -> Response:
-        record = await self._known_charge_point(_charge_point_id(request))
+        record = await self.known_charge_point(_charge_point_id(request))
         connectors = await self.services.store.connectors.list_connectors(record.id)
         base = self._charge_point_view(record)
         detail = ChargePointDetailView(
@@ -490,7 +509,7 @@ class Api(ApiHandlers):
         return _json(self._charge_point_view(record))
 
     async def status_history(self, request: Request, caller: Principal) -> Response:
-        record = await self._known_charge_point(_charge_point_id(request))
+        record = await self.known_charge_point(_charge_point_id(request))
         rows = await self.services.store.connectors.status_history(
             record.id, None, _limit(request, 100)
         )
@@ -551,8 +570,9 @@ class Api(ApiHandlers):
     # ---- transactions -------------------------------------------------------------------------
 
     @staticmethod
-    def _transaction_view(record: TransactionRecord) -> dict[str, Any]:
-        energy = None if record.meter_stop is None else record.meter_stop - record.meter_start
+    def _transaction_view(
+        record: TransactionRecord, register_samples: Sequence[tuple[datetime, int]]
+    ) -> dict[str, Any]:
         return {
             "id": record.id,
             "charge_point_id": record.charge_point_id,
@@ -566,8 +586,8 @@ class Api(ApiHandlers):
             "stop_reason": record.stop_reason,
             "stop_id_tag": record.stop_id_tag,
             "reservation_id": record.reservation_id,
-            "energy_wh": energy,
             "active": record.stopped_at is None,
+            **transaction_energy(record, register_samples),
         }
 
     async def list_transactions(self, request: Request, caller: Principal) -> Response:
@@ -577,12 +597,7 @@ class Api(ApiHandlers):
             raise ApiProblem(
                 HTTPStatus.BAD_REQUEST, "invalid-query", f"active={active_text!r}: true or false"
             )
-        cursor_text = params.get("cursor")
-        before_id = (
-            None
-            if cursor_text is None
-            else _id_number(cursor_text, "cursor", "; use next_cursor of the previous page")
-        )
+        before_id = numeric_cursor(request)
         charge_point_id = params.get("charge_point_id")
         limit = _limit(request)
         records = await self.services.store.transactions.list_transactions(
@@ -591,7 +606,10 @@ class Api(ApiHandlers):
             limit=limit,
             before_id=before_id,
         )
-        items = [TransactionView(**self._transaction_view(r)) for r in records]
+        samples = await self.services.store.transactions.register_samples(records)
+        items = [
+            TransactionView(**self._transaction_view(r, samples.get(r.id, ()))) for r in records
+        ]
         next_cursor = str(records[-1].id) if len(records) == limit else None
         return _json(Page(items=items, next_cursor=next_cursor))
 
@@ -602,8 +620,13 @@ class Api(ApiHandlers):
         if record is None:
             raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-transaction", f"no transaction {text}")
         rows = await self.services.store.transactions.meter_values_for_transaction(record.id)
+        samples = [
+            (r.timestamp, r.energy_wh)
+            for r in rows
+            if r.energy_wh is not None and r.charge_point_id == record.charge_point_id
+        ]
         view = TransactionDetailView(
-            **self._transaction_view(record),
+            **self._transaction_view(record, samples),
             meter_values=[
                 MeterValueView(
                     timestamp=r.timestamp,
@@ -616,40 +639,6 @@ class Api(ApiHandlers):
             ],
         )
         return _json(view)
-
-    # ---- id tags ----------------------------------------------------------------------------
-
-    @staticmethod
-    def _id_tag_view(record: IdTagRecord) -> IdTagView:
-        return IdTagView(
-            id_tag=record.id_tag,
-            parent_id_tag=record.parent_id_tag,
-            expiry_date=record.expiry_date,
-            blocked=record.blocked,
-            owner=record.owner,
-            created_at=record.created_at,
-        )
-
-    async def list_id_tags(self, request: Request, caller: Principal) -> Response:
-        records = await self.services.store.id_tags.list_id_tags()
-        return _json(Page(items=[self._id_tag_view(r) for r in records]))
-
-    async def add_id_tag(self, request: Request, caller: Principal) -> Response:
-        body = await _body(request, NewIdTag)
-        try:
-            record = await self.services.store.id_tags.add_id_tag(
-                id_tag=IdTag(body.id_tag),
-                parent_id_tag=None if body.parent_id_tag is None else IdTag(body.parent_id_tag),
-                expiry_date=body.expiry_date,
-                blocked=body.blocked,
-                owner=body.owner,
-                now=self.services.clock.now(),
-            )
-        except store_errors.AlreadyExists:
-            raise ApiProblem(
-                HTTPStatus.CONFLICT, "id-tag-exists", f"id tag {body.id_tag!r} already exists"
-            ) from None
-        return _json(self._id_tag_view(record), status=201)
 
     # ---- operator access ----------------------------------------------------------------------
 
@@ -900,6 +889,47 @@ ROUTES: tuple[ApiRoute, ...] = (
         "One transaction with its meter values",
         TransactionDetailView,
     ),
+    # Records: tariffs and reports (server/api/records.py).
+    ApiRoute("GET", "/tariffs", READ, "list_tariffs", "Tariffs", Page[TariffView]),
+    ApiRoute(
+        "POST",
+        "/tariffs",
+        OPERATE,
+        "add_tariff",
+        "Add a tariff: price per kWh, currency, optional time-of-day windows; is_default "
+        "prices chargers without a tariff of their own",
+        TariffView,
+        NewTariff,
+        201,
+    ),
+    ApiRoute(
+        "PUT",
+        "/charge-points/{charge_point_id}/tariff",
+        OPERATE,
+        "set_charge_point_tariff",
+        "Set the charger's tariff (tariff_id null: the default tariff)",
+        ChargePointTariffView,
+        ChargePointTariff,
+    ),
+    ApiRoute(
+        "GET",
+        "/reports/sessions",
+        READ,
+        "report_sessions",
+        "Sessions with energy, duration and cost (from, to, id_tag, owner, group, "
+        "charge_point_id, tz; format=json: a page, cursor pagination; format=csv: every "
+        "session, streamed)",
+        Page[SessionReport],
+    ),
+    ApiRoute(
+        "GET",
+        "/reports/summary",
+        READ,
+        "report_summary",
+        "Sessions, kWh, duration and cost per group_by=id_tag|owner|group|charge_point|day|month "
+        "(same filters; format=json|csv)",
+        Summary,
+    ),
     ApiRoute(
         "PUT",
         "/charge-points/{charge_point_id}/password",
@@ -996,8 +1026,149 @@ ROUTES: tuple[ApiRoute, ...] = (
         "SecurityEventNotifications chargers sent (charge_point_id= filters)",
         Page[SecurityEventView],
     ),
-    ApiRoute("GET", "/id-tags", READ, "list_id_tags", "Id tags", Page[IdTagView]),
-    ApiRoute("POST", "/id-tags", OPERATE, "add_id_tag", "Add an id tag", IdTagView, NewIdTag, 201),
+    ApiRoute(
+        "GET", "/id-tags", READ, "list_id_tags", "Id tags (cursor pagination)", Page[IdTagView]
+    ),
+    ApiRoute(
+        "POST",
+        "/id-tags",
+        OPERATE,
+        "add_id_tag",
+        "Add an id tag by the idTag a charger sends, or by the UID printed on the card",
+        IdTagView,
+        NewIdTag,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/id-tags/unknown",
+        READ,
+        "list_unknown_id_tags",
+        "The unknown-tag inbox: idTags chargers presented that no id tag answers to, newest first",
+        Page[UnknownIdTagView],
+    ),
+    ApiRoute(
+        "POST",
+        "/id-tags/unknown/{id_tag}/adopt",
+        OPERATE,
+        "adopt_unknown_id_tag",
+        "Register a tag of the inbox for an owner (with its card UID when the charger that sent "
+        "it reverses UIDs)",
+        IdTagView,
+        AdoptIdTag,
+        201,
+    ),
+    ApiRoute(
+        "POST",
+        "/id-tags/unknown/{id_tag}/block",
+        OPERATE,
+        "block_unknown_id_tag",
+        "Register a tag of the inbox as blocked",
+        IdTagView,
+        status=201,
+    ),
+    ApiRoute("GET", "/id-tags/{id_tag}", READ, "get_id_tag", "One id tag", IdTagView),
+    ApiRoute(
+        "PATCH",
+        "/id-tags/{id_tag}",
+        OPERATE,
+        "update_id_tag",
+        "Change an id tag (owner, block, expiry, card UID, ...); null clears a field",
+        IdTagView,
+        IdTagChange,
+    ),
+    ApiRoute(
+        "DELETE", "/id-tags/{id_tag}", OPERATE, "remove_id_tag", "Remove an id tag", IdTagView
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/authorization",
+        READ,
+        "get_charge_point_authorization",
+        "Who charges without a card at this charger, and its free-vend policy",
+        ChargePointAuthorizationView,
+    ),
+    ApiRoute(
+        "PUT",
+        "/charge-points/{charge_point_id}/authorization",
+        OPERATE,
+        "set_charge_point_authorization",
+        "Set the default owner of sessions without a card and the free-vend policy (a "
+        "RemoteStartTransaction when a connector goes Preparing)",
+        ChargePointAuthorizationView,
+        ChargePointAuthorization,
+    ),
+    # ---- local authorization lists and reported configuration (server/api/local_lists.py)
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/local-list/sync",
+        OPERATE,
+        "sync_local_list",
+        "Bring the charger's Local Authorization List up to date with the id tags (in parts of "
+        "SendLocalListMaxLength; a Full resend after Failed or VersionMismatch)",
+        LocalListSyncView,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/local-list",
+        READ,
+        "get_local_list",
+        "The charger's local list version and size, its list and offline-authorization keys "
+        "as last reported, and the SendLocalList history (newest first; ?limit=)",
+        LocalListView,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/configuration",
+        READ,
+        "get_configuration",
+        "Configuration keys as the charger last reported them (secret values as ***)",
+        Page[ConfigurationKeyView],
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/configuration/refresh",
+        OPERATE,
+        "refresh_configuration",
+        "Read every configuration key now (GetConfiguration) and keep it",
+        Page[ConfigurationKeyView],
+    ),
+    # ---- reservations (server/api/reservations.py)
+    ApiRoute(
+        "GET",
+        "/reservations",
+        READ,
+        "list_reservations",
+        "Reservations, newest first (filters: charge_point_id, status=a,b; cursor pagination)",
+        Page[ReservationView],
+    ),
+    ApiRoute(
+        "POST",
+        "/reservations",
+        OPERATE,
+        "add_reservation",
+        "Reserve a connector (0 = any, where supported) for an id tag until expiry_date or for "
+        "minutes (ReserveNow); 409 when the charger refuses",
+        ReservationResultView,
+        NewReservation,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/reservations/{reservation_id}",
+        READ,
+        "get_reservation",
+        "One reservation",
+        ReservationView,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/reservations/{reservation_id}",
+        OPERATE,
+        "cancel_reservation",
+        "Cancel a reservation on its charger (CancelReservation)",
+        ReservationResultView,
+    ),
     ApiRoute("GET", "/me", READ, "me", "Who the API sees: account, token, scope", MeView),
     ApiRoute("GET", "/users", ADMIN, "list_users", "Operator accounts", Page[UserView]),
     ApiRoute(

@@ -25,6 +25,7 @@ from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.errors import CallErrorReceived, CallTimeout, InvalidResponse
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
 from chargedeck.server.api.views import Problem
+from chargedeck.store.records import ChargePointRecord
 
 if TYPE_CHECKING:
     from chargedeck.csms.connection_guard import ConnectionGuard
@@ -170,3 +171,22 @@ class ApiHandlers:
         self.authenticator = authenticator
         self.server_tls = server_tls
         self.guard = guard
+
+    async def known_charge_point(self, charge_point_id: ChargePointId) -> ChargePointRecord:
+        """The stored charge point, or a 404 naming it."""
+        record = await self.services.store.charge_points.get_charge_point(charge_point_id)
+        if record is None:
+            raise ApiProblem(
+                HTTPStatus.NOT_FOUND,
+                "unknown-charge-point",
+                f"charge point {charge_point_id!r} is not known to this CSMS",
+            )
+        return record
+
+
+def numeric_cursor(request: Request) -> int | None:
+    """The ``cursor`` of a page of records with numeric ids (None: the first page)."""
+    text = request.query_params.get("cursor")
+    if text is None:
+        return None
+    return id_number(text, "cursor", "; use next_cursor of the previous page")

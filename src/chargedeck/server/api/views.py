@@ -104,21 +104,25 @@ class TransactionView(View, frozen=True, kw_only=True):
     stop_id_tag: str | None
     reservation_id: int | None
     energy_wh: int | None
-    """meter_stop - meter_start once stopped."""
+    """meter_stop - meter_start once stopped; null when not known (never 0 for unknown)."""
     active: bool
+    register_energy_wh: int | None = None
+    """Last minus first Energy.Active.Import.Register sample, when they only rise."""
+    energy_flags: list[EnergyFlagView] = msgspec.field(default_factory=list)
+    """Why the energy is doubtful or unknown (domain/energy.py), with sentences."""
+    owner: str | None = None
+    reconciliation: str | None = None
+    """How ChargeDeck settled it when no StopTransaction did (csms/reconciliation.py)."""
+    reconciled_at: datetime | None = None
+
+
+class EnergyFlagView(View, frozen=True, kw_only=True):
+    flag: str
+    sentence: str
 
 
 class TransactionDetailView(TransactionView, frozen=True, kw_only=True):
     meter_values: list[MeterValueView]
-
-
-class IdTagView(View, frozen=True, kw_only=True):
-    id_tag: str
-    parent_id_tag: str | None
-    expiry_date: datetime | None
-    blocked: bool
-    owner: str | None
-    created_at: datetime
 
 
 T = TypeVar("T")
@@ -241,16 +245,6 @@ class TlsReloadView(View, frozen=True, kw_only=True):
 # OCPP 1.6 IdToken: CiString20 (§7.28); times with a zone, as on the wire.
 IdTagText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_TAG_LENGTH)]
 ZonedDateTime = Annotated[datetime, msgspec.Meta(tz=True)]
-
-
-class NewIdTag(View, frozen=True, kw_only=True):
-    """Body of POST /id-tags."""
-
-    id_tag: IdTagText
-    parent_id_tag: IdTagText | None = None
-    expiry_date: ZonedDateTime | None = None
-    blocked: bool = False
-    owner: str | None = None
 
 
 # ---- operator access -------------------------------------------------------------------------
