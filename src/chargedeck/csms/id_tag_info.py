@@ -31,8 +31,8 @@ from chargedeck.domain.id_tags import (
 from chargedeck.domain.ids import ConnectorId
 from chargedeck.ocpp.v16.enums import AuthorizationStatus
 from chargedeck.ocpp.v16.types import IdTagInfo
-from chargedeck.store.id_tags import IdTagMatch
-from chargedeck.store.records import ChargePointRecord
+from chargedeck.store.id_tags import IdTagGroupRecord, IdTagMatch
+from chargedeck.store.records import ChargePointRecord, IdTagRecord
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,18 @@ async def id_tag_info_for(services: CsmsServices, id_tag: str) -> IdTagInfo:
 
 
 def _decide(match: IdTagMatch, now: datetime, active_transactions: int) -> IdTagInfo:
-    record = match.record
+    return _id_tag_info(decision_for(match.record, match.group, now, active_transactions))
+
+
+def decision_for(
+    record: IdTagRecord,
+    group: IdTagGroupRecord | IdTagRecord | None,
+    now: datetime,
+    active_transactions: int = 0,
+) -> AuthorizationDecision:
+    """What ChargeDeck answers for a registered tag at ``now`` (``domain/id_tags.authorize``):
+    Authorize, StartTransaction, and the entries of a Local Authorization List alike. ``group``:
+    the registered tag named as its parentIdTag."""
     known = KnownIdTag(
         id_tag=record.id_tag,
         blocked=record.blocked,
@@ -123,16 +134,16 @@ def _decide(match: IdTagMatch, now: datetime, active_transactions: int) -> IdTag
         parent_id_tag=record.parent_id_tag,
         max_active_transactions=record.max_active_transactions,
     )
-    group = (
+    tag_group = (
         None
-        if match.group is None
+        if group is None or record.parent_id_tag is None
         else IdTagGroup(
-            parent_id_tag=match.group.id_tag,
-            blocked=match.group.blocked,
-            expiry_date=match.group.expiry_date,
+            parent_id_tag=record.parent_id_tag,
+            blocked=group.blocked,
+            expiry_date=group.expiry_date,
         )
     )
-    return _id_tag_info(authorize(known, now, active_transactions=active_transactions, group=group))
+    return authorize(known, now, active_transactions=active_transactions, group=tag_group)
 
 
 async def _is_start_without_card(

@@ -29,7 +29,6 @@ import logging
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Final
 
 from chargedeck.csms.commands import CommandError, send_command
@@ -40,12 +39,13 @@ from chargedeck.csms.configuration import (
     read_configuration,
 )
 from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.id_tag_info import decision_for
+from chargedeck.csms.id_tag_registry import id_tag_sent_by
 from chargedeck.csms.stations import ChargePointDisconnected, Stations
-from chargedeck.domain.card_uids import CardUid, id_tag_for
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.charger_models import ChargerModel
-from chargedeck.domain.id_tags import AuthorizationDecision, IdTagGroup, KnownIdTag, authorize
-from chargedeck.domain.ids import ChargePointId, IdTag
+from chargedeck.domain.id_tags import AuthorizationDecision
+from chargedeck.domain.ids import ChargePointId
 from chargedeck.domain.local_list import (
     LIST_NOT_SUPPORTED_VERSION,
     ChargerLocalList,
@@ -66,7 +66,6 @@ from chargedeck.ocpp.v16.local_auth import (
 from chargedeck.ocpp.v16.types import AuthorizationData, IdTagInfo
 from chargedeck.store.errors import StoreError
 from chargedeck.store.local_lists import LocalListSendRecord
-from chargedeck.store.records import IdTagRecord
 
 log = logging.getLogger(__name__)
 
@@ -161,38 +160,10 @@ async def wanted_local_list(
         parent = None if record.parent_id_tag is None else by_key.get(record.parent_id_tag.upper())
         decision = decision_for(record, parent, now)
         wanted[record.id_tag] = decision
-        sent = id_tag_as_sent(record, model)
+        sent = id_tag_sent_by(record, model)
         if sent.upper() not in by_key:
             wanted[sent] = decision
     return wanted
-
-
-def decision_for(
-    record: IdTagRecord, parent: IdTagRecord | None, now: datetime
-) -> AuthorizationDecision:
-    """What an Authorize of the tag answers at ``now``; ``parent``: the registered tag named as
-    its parentIdTag, its group (``domain/id_tags.authorize``)."""
-    return authorize(
-        KnownIdTag(
-            id_tag=record.id_tag,
-            blocked=record.blocked,
-            expiry_date=record.expiry_date,
-            parent_id_tag=record.parent_id_tag,
-        ),
-        now,
-        group=None
-        if parent is None or record.parent_id_tag is None
-        else IdTagGroup(record.parent_id_tag, parent.blocked, parent.expiry_date),
-    )
-
-
-def id_tag_as_sent(record: IdTagRecord, model: ChargerModel) -> IdTag:
-    """The idTag a charger of ``model`` sends for the tag: its card's UID in the model's byte
-    order and case when it was registered by UID (``domain/card_uids.py``), else the tag."""
-    if record.card_uid is None:
-        return record.id_tag
-    uid = CardUid(bytes.fromhex(record.card_uid))
-    return IdTag(id_tag_for(uid, model.uid_byte_order, model.id_tag_case))
 
 
 async def sync_local_list(services: CsmsServices, charge_point_id: ChargePointId) -> LocalListSync:

@@ -18,7 +18,8 @@ from typing import Final
 from chargedeck.csms.commands import ChargePointNotConnected, UnknownChargePoint, send_command
 from chargedeck.csms.configuration import charger_model, parse_count, read_configuration
 from chargedeck.csms.context import ConnectionState, CsmsServices
-from chargedeck.csms.local_lists import decision_for, id_tag_as_sent
+from chargedeck.csms.id_tag_info import decision_for
+from chargedeck.csms.id_tag_registry import id_tag_sent_by
 from chargedeck.domain.charger_models import ChargerModel
 from chargedeck.domain.id_tags import AuthorizationStatus
 from chargedeck.domain.ids import ChargePointId, IdTag, TransactionId
@@ -119,7 +120,7 @@ async def reserve(
         )
     model = charger_model(charge_point)
     # The charger compares the card it reads with the reservation's idTag (§5.13).
-    reserved_id_tag = id_tag_as_sent(registered, model)
+    reserved_id_tag = IdTag(id_tag_sent_by(registered, model))
     await services.store.reservations.expire_due(now)
     held = [
         record.to_domain()
