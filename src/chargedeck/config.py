@@ -94,6 +94,18 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     attempts are refused with 429 for a growing back-off."""
     auth_backoff_max_s: PositiveSeconds = 300.0
     """Longest back-off after repeated failed attempts."""
+    files_host: str = "0.0.0.0"
+    """Address of the file endpoint chargers download firmware from and upload diagnostics to
+    (plain HTTP: chargers' OCPP 1.6 firmware/diagnostics locations rarely do TLS)."""
+    files_port: Port = 9080
+    """Port of the file endpoint; 0 picks a free one."""
+    files_public_url: str = ""
+    """Base URL chargers reach the file endpoint at (e.g. http://192.168.1.10:9080); empty:
+    http://<this machine's LAN address>:<files_port>."""
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 50 * 1024 * 1024
+    """Largest diagnostics/log upload accepted; a larger one is refused with 413."""
+    firmware_url_ttl_s: PositiveSeconds = 7 * 24 * 3600.0
+    """How long a firmware job's download URL works (chargers may download days later)."""
     time_zone: str = "UTC"
     """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
     with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""

@@ -508,3 +508,123 @@ tariffs = sa.Table(
     sa.Column("is_default", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )
+
+# ---- charger operations (firmware, diagnostics, configuration memory, acceptance checks) -------
+
+firmware_files = sa.Table(
+    "firmware_files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    # Relative to data_dir: the file itself is on disk, not in the database.
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
+firmware_jobs = sa.Table(
+    "firmware_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("firmware_file_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("retrieve_date", UtcDateTime, nullable=False),
+    sa.Column("retries", sa.Integer),
+    sa.Column("retry_interval_s", sa.Integer),
+    sa.Column("expected_version", sa.Text),
+    # The secret part of the job's download URL, and when that URL stops working.
+    sa.Column("url_token", sa.Text, nullable=False, unique=True),
+    sa.Column("url_expires_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('update', 'signed_update')", name="kind"),
+)
+
+firmware_job_chargers = sa.Table(
+    "firmware_job_chargers",
+    metadata,
+    sa.Column("job_id", sa.Integer, primary_key=True),
+    sa.Column("charge_point_id", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("request_id", sa.Integer),
+    sa.Column("firmware_before", sa.Text),
+    sa.Column("firmware_after", sa.Text),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+sa.Index(
+    "ix_firmware_job_chargers_charge_point_id",
+    firmware_job_chargers.c.charge_point_id,
+    firmware_job_chargers.c.status,
+)
+
+diagnostics_jobs = sa.Table(
+    "diagnostics_jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("request_id", sa.Integer),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.Column("upload_token", sa.Text, nullable=False, unique=True),
+    sa.Column("file_name", sa.Text),
+    sa.Column("file_size", sa.BigInteger),
+    sa.Column("file_path", sa.Text),
+    sa.Column("requested_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("kind IN ('diagnostics', 'diagnostics_log', 'security_log')", name="kind"),
+)
+sa.Index(
+    "ix_diagnostics_jobs_charge_point_id_id",
+    diagnostics_jobs.c.charge_point_id,
+    diagnostics_jobs.c.id,
+)
+
+# Every GetConfiguration read in full, secrets masked before they are stored.
+configuration_snapshots = sa.Table(
+    "configuration_snapshots",
+    metadata,
+    sa.Column("id", big_id(), primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("taken_at", UtcDateTime, nullable=False),
+    sa.Column("firmware_version", sa.Text),
+    # JSON list of {"key", "value", "readonly"}, and of unknown keys.
+    sa.Column("keys", sa.Text, nullable=False),
+    sa.Column("unknown_keys", sa.Text, nullable=False),
+)
+sa.Index(
+    "ix_configuration_snapshots_charge_point_id_id",
+    configuration_snapshots.c.charge_point_id,
+    configuration_snapshots.c.id,
+)
+
+configuration_templates = sa.Table(
+    "configuration_templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    # A charger-model row name of domain/charger_models.py, or NULL for every model.
+    sa.Column("charger_model", sa.Text),
+    # JSON object {key: wanted value}.
+    sa.Column("keys", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+acceptance_reports = sa.Table(
+    "acceptance_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("firmware_version", sa.Text),
+    sa.Column("charger_model", sa.Text, nullable=False),
+    sa.Column("ran_at", UtcDateTime, nullable=False),
+    # JSON: per feature, works / refused / not supported / ignored, with details and quirks.
+    sa.Column("report", sa.Text, nullable=False),
+)
+sa.Index(
+    "ix_acceptance_reports_charge_point_id_id",
+    acceptance_reports.c.charge_point_id,
+    acceptance_reports.c.id,
+)
