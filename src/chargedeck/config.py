@@ -106,6 +106,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Largest diagnostics/log upload accepted; a larger one is refused with 413."""
     firmware_url_ttl_s: PositiveSeconds = 7 * 24 * 3600.0
     """How long a firmware job's download URL works (chargers may download days later)."""
+    configuration_snapshot_delay_s: PositiveSeconds = 60.0
+    """How long after a charger's boot is accepted ChargeDeck reads its full configuration for
+    the configuration memory, and how often it looks again while a transaction runs (snapshots
+    wait for the transaction to end: a GetConfiguration of 50+ keys is not sent mid-session).
+    60 s lets the boot-time StatusNotifications and the other engineers' post-boot work go first."""
     time_zone: str = "UTC"
     """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
     with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""

@@ -40,7 +40,7 @@ async def services(tmp_path: Path) -> AsyncIterator[CsmsServices]:
         await store.close()
 
 
-def test_every_csms_to_charger_core_and_security_action_is_a_command() -> None:
+def test_every_csms_to_charger_action_of_the_served_profiles_is_a_command() -> None:
     served = {
         name
         for name, action in ACTIONS.items()
@@ -48,10 +48,12 @@ def test_every_csms_to_charger_core_and_security_action_is_a_command() -> None:
         and action.profile
         in (
             FeatureProfile.CORE,
+            FeatureProfile.FIRMWARE_MANAGEMENT,
             FeatureProfile.LOCAL_AUTH_LIST_MANAGEMENT,
             FeatureProfile.RESERVATION,
             FeatureProfile.REMOTE_TRIGGER,
             FeatureProfile.SECURITY,
+            FeatureProfile.SMART_CHARGING,
         )
     }
     assert set(COMMANDS) == served

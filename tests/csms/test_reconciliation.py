@@ -187,7 +187,11 @@ def connected(csms: Csms, charger: ScriptedCharger) -> ScriptedCharger:
 
 
 async def reconnect(csms: Csms) -> None:
-    """The charger connected again and sent no BootNotification."""
+    """The charger connected again and sent no BootNotification but the one ChargeDeck asked
+    for (csms/triggers.py): nothing else is sent to a charger before its boot is answered."""
+    if csms.state.boot_status is None:
+        csms.state.boot_status = "Accepted"
+        csms.state.boot_triggered_at = csms.clock.now()
     await reconciliation.reconcile_after_connect(
         csms.services, csms.state, boot_wait_s=0, answer_wait_s=2
     )
@@ -207,6 +211,15 @@ async def test_a_reboot_closes_the_open_transaction_with_its_last_reading(csms: 
     record = await csms.transaction(transaction.id)
     assert (record.meter_stop, record.stopped_at, record.stop_reason) == (2200, read_at, "Reboot")
     assert (record.reconciliation, record.reconciled_at) == ("closed_at_boot", csms.clock.now())
+
+
+async def test_a_boot_chargedeck_triggered_is_not_a_reboot(csms: Csms) -> None:
+    transaction = await csms.start(meter_start=1000)
+    csms.clock.advance(600)
+    csms.state.boot_triggered_at = csms.clock.now()  # csms/triggers.py asked for this boot
+    await csms.receive(BOOT)
+    await settle()
+    assert (await csms.transaction(transaction.id)).active
 
 
 async def test_a_reboot_without_any_reading_leaves_the_energy_unknown(csms: Csms) -> None:

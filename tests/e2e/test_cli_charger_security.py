@@ -16,8 +16,8 @@ from tests.e2e.test_security_profiles import (
     NO_BACKOFF,
     PASSWORD,
     basic,
+    booted_charger,
     boots,
-    charger,
     refused_status,
 )
 from tests.support.server import running_server
@@ -72,7 +72,7 @@ async def test_set_password_goes_through_the_server_to_a_connected_charger(
     new_password = "Via-The-CLI-pass-99"
     with running_server(database_url, NO_BACKOFF) as server:
         api = f"http://127.0.0.1:{server.http_port}"
-        async with charger(
+        async with booted_charger(
             server.ocpp_url, "WB-C", headers=basic("WB-C", PASSWORD.encode())
         ) as peer:
             changed = await run_cli(

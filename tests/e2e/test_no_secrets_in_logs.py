@@ -16,8 +16,8 @@ import httpx
 from tests.e2e.test_security_profiles import (
     NO_BACKOFF,
     basic,
+    booted_charger,
     boots,
-    charger,
     client_context,
     make_pki,
     refused_status,
@@ -59,7 +59,9 @@ async def test_no_secret_appears_in_the_server_output(tmp_path: Path) -> None:
             assert (await api.get("/charge-points")).status_code == 200
         await boots(server.ocpp_url, "SEC-1", headers=basic("SEC-1", generated.encode()))
         async with (
-            charger(server.ocpp_url, "SEC-2", headers=basic("SEC-2", CHARGER_PASSWORD.encode())),
+            booted_charger(
+                server.ocpp_url, "SEC-2", headers=basic("SEC-2", CHARGER_PASSWORD.encode())
+            ),
             server.async_api_client() as api,
         ):
             rotated = await api.put(

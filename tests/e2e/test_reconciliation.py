@@ -45,8 +45,11 @@ class TriggeredCharger(LibraryCharger):
         return call_result.TriggerMessage(status=TriggerMessageStatus.accepted)
 
     @after("TriggerMessage")
-    async def send_triggered(self, requested_message: str, connector_id: int = 0) -> None:
-        if requested_message == "StatusNotification":
+    async def send_triggered(self, requested_message: str, connector_id: int = 1) -> None:
+        # Asked without a connector: its one connector (OCPP 1.6 §5.17).
+        if requested_message == "BootNotification":
+            await self.call(BOOT)  # the Pulsar Pro boots when asked (csms/triggers.py)
+        elif requested_message == "StatusNotification":
             await self.call(
                 call.StatusNotification(
                     connector_id=connector_id, error_code="NoError", status=self.status
@@ -159,5 +162,10 @@ async def test_a_reconnect_without_boot_while_charging_keeps_the_transaction(
             for action, kwargs in charger.received
             if action == "TriggerMessage"
         ]
-    assert triggers == [("StatusNotification", 1), ("MeterValues", 1)]
+    assert triggers == [
+        ("BootNotification", None),  # csms/triggers.py, after 5 s
+        ("StatusNotification", None),  # csms/triggers.py, once the boot is answered
+        ("StatusNotification", 1),
+        ("MeterValues", 1),
+    ]
     assert (body["active"], body["reconciliation"]) == (True, "recovered")

@@ -14,8 +14,8 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -136,6 +136,25 @@ def charger(
     context: ssl.SSLContext | None = None,
 ) -> AbstractAsyncContextManager[LibraryCharger]:
     return library_charger(url, charge_point_id, headers=headers, ssl=context)
+
+
+@asynccontextmanager
+async def booted_charger(
+    url: str,
+    charge_point_id: str,
+    headers: dict[str, str] | None = None,
+    charger_class: type[LibraryCharger] = LibraryCharger,
+) -> AsyncIterator[LibraryCharger]:
+    """A connected charger whose BootNotification was accepted: commands may be sent to it
+    (nothing is sent to a charger before its Boot is answered)."""
+    async with library_charger(url, charge_point_id, charger_class, headers=headers) as peer:
+        answer = await peer.call(
+            call.BootNotification(
+                charge_point_model="PLP1", charge_point_vendor="Wall Box Chargers"
+            )
+        )
+        assert answer.status == RegistrationStatus.accepted
+        yield peer
 
 
 async def boots(url: str, charge_point_id: str, **kwargs: Any) -> str:
@@ -403,7 +422,7 @@ async def test_a_connected_charger_gets_its_new_password_first_and_only_then_it_
     with running_server(database_url, NO_BACKOFF) as server:
         url = server.ocpp_url
         async with (
-            charger(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) as peer,
+            booted_charger(url, "WB-R", headers=basic("WB-R", PASSWORD.encode())) as peer,
             server.async_api_client() as api,
         ):
             answer = await api.put("/charge-points/WB-R/password", json={"password": NEW_PASSWORD})
@@ -430,7 +449,9 @@ async def test_a_charger_that_refuses_the_new_password_keeps_the_old_one(
     with running_server(database_url, NO_BACKOFF) as server:
         url = server.ocpp_url
         async with (
-            library_charger(url, "WB-R", RefusingCharger, headers=basic("WB-R", PASSWORD.encode())),
+            booted_charger(
+                url, "WB-R", headers=basic("WB-R", PASSWORD.encode()), charger_class=RefusingCharger
+            ),
             server.async_api_client() as api,
         ):
             answer = await api.put("/charge-points/WB-R/password", json={"password": NEW_PASSWORD})
@@ -450,7 +471,7 @@ async def test_raising_the_profile_never_locks_the_charger_out(database_url: str
     with running_server(database_url, (*pki.server_args(), *NO_BACKOFF)) as server:
         wss_url = f"wss://127.0.0.1:{tls_port(server)}/ocpp"
         async with (
-            charger(server.ocpp_url, "WB-UP", headers=headers) as peer,
+            booted_charger(server.ocpp_url, "WB-UP", headers=headers) as peer,
             server.async_api_client() as api,
         ):
             answer = await api.put(

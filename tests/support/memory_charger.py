@@ -35,6 +35,7 @@ from chargedeck.ocpp.v16.enums import (
     CancelReservationStatus,
     ClearCacheStatus,
     ReservationStatus,
+    TriggerMessageStatus,
     UpdateStatus,
     UpdateType,
 )
@@ -44,6 +45,7 @@ from chargedeck.ocpp.v16.local_auth import (
     SendLocalListRequest,
     SendLocalListResponse,
 )
+from chargedeck.ocpp.v16.remote_trigger import TriggerMessageRequest, TriggerMessageResponse
 from chargedeck.ocpp.v16.reservation import (
     CancelReservationRequest,
     CancelReservationResponse,
@@ -79,6 +81,8 @@ class MemoryCharger:
     send_local_list_answers: list[UpdateStatus] = field(default_factory=list)
     """Statuses to answer to the next SendLocalLists instead of applying them, first first."""
     reserve_now_answer: ReservationStatus = ReservationStatus.ACCEPTED
+    trigger_message_answer: TriggerMessageStatus = TriggerMessageStatus.ACCEPTED
+    """What TriggerMessage answers (the triggered message itself is not sent)."""
     silent_on: set[type[Message]] = field(default_factory=set)
     """Requests of these types get no answer (the CSMS's call times out)."""
     received: list[Message] = field(default_factory=list)
@@ -117,6 +121,8 @@ class MemoryCharger:
             )
         if isinstance(request, ClearCacheRequest):
             return ClearCacheResponse(status=ClearCacheStatus.ACCEPTED)
+        if isinstance(request, TriggerMessageRequest):
+            return TriggerMessageResponse(status=self.trigger_message_answer)
         raise AssertionError(f"the memory charger does not answer {type(request).__name__}")
 
     def _send_local_list(self, request: SendLocalListRequest) -> UpdateStatus:
@@ -177,12 +183,14 @@ class MemoryLink:
 
 
 def memory_state(charge_point_id: str, now: datetime) -> ConnectionState:
-    """The connection state of a registered charger that connected at ``now``."""
+    """The connection state of a registered charger that connected at ``now`` and whose
+    BootNotification was answered Accepted (nothing is sent to it before, OCPP 1.6 §4.2.1)."""
     return ConnectionState(
         charge_point_id=ChargePointId(charge_point_id),
         remote_address="memory",
         connected_at=now,
         registration=Registration.REGISTERED,
+        boot_status="Accepted",
     )
 
 

@@ -52,7 +52,7 @@ def default_transport() -> str:
     return _chosen_transport or os.environ.get("CHARGEDECK_TEST_TRANSPORT") or "websockets"
 
 
-_LISTENING = re.compile(r"(ocpp|http) listening on (\S+):(\d+)")
+_LISTENING = re.compile(r"(ocpp|http|files) listening on (\S+):(\d+)")
 # The first-start notice of server/accounts.py: the password is alone on its line.
 _FIRST_ADMIN_PASSWORD = re.compile(r"^ {6}(\S+)$")
 
@@ -112,6 +112,8 @@ class ServerProcess:
     database_url: str
     ocpp_port: int = 0
     http_port: int = 0
+    files_port: int = 0
+    """Of the file endpoint (firmware downloads, diagnostics uploads: server/files.py)."""
     token: str = ""
     """An admin API token made in the store before the start."""
     lines: list[str] = field(default_factory=list)
@@ -198,6 +200,8 @@ def _reader(server: ServerProcess) -> None:
         if match:
             if match.group(1) == "ocpp":
                 server.ocpp_port = int(match.group(3))
+            elif match.group(1) == "files":
+                server.files_port = int(match.group(3))
             else:
                 server.http_port = int(match.group(3))
 
@@ -224,6 +228,10 @@ def start_server(
         "0",
         "--http-port",
         "0",
+        "--files-host",
+        "127.0.0.1",
+        "--files-port",
+        "0",
         "--database-url",
         database_url,
         "--ocpp-transport",
@@ -243,7 +251,7 @@ def start_server(
     server = ServerProcess(process=process, database_url=database_url, token=token)
     threading.Thread(target=_reader, args=(server,), daemon=True).start()
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while not (server.ocpp_port and server.http_port):
+    while not (server.ocpp_port and server.http_port and server.files_port):
         if process.poll() is not None:
             time.sleep(0.1)
             raise AssertionError(f"chargedeck serve exited early:\n{server.log_text()}")

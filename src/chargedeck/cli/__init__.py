@@ -17,7 +17,15 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chargedeck.cli import certs, id_tags, local_lists, reservations
+from chargedeck.cli import (
+    acceptance,
+    certs,
+    configuration_memory,
+    id_tags,
+    local_lists,
+    reservations,
+    triggers,
+)
 from chargedeck.cli._support import (
     ApiOption,
     ConfigOption,
@@ -55,6 +63,11 @@ app.add_typer(local_lists.app, name="local-list")
 app.add_typer(reservations.app, name="reservations")
 app.add_typer(tariffs_app, name="tariffs")
 app.add_typer(export_app, name="export")
+app.add_typer(configuration_memory.config_app, name="config")
+app.add_typer(configuration_memory.templates_app, name="templates")
+app.add_typer(configuration_memory.bulk_app, name="bulk")
+app.add_typer(triggers.app)  # chargedeck trigger, chargedeck trigger-bulk
+app.add_typer(acceptance.app)  # chargedeck check
 
 
 @app.command(

@@ -35,6 +35,10 @@ class ConnectionState:
     security_profile: SecurityProfile = SecurityProfile.NONE
     """The security profile this connection was admitted with."""
     boot_status: str | None = None
+    boot_triggered_at: datetime | None = None
+    """When ChargeDeck last sent an accepted (or unanswered) TriggerMessage(BootNotification) on
+    this connection (csms/triggers.py): a BootNotification after it is the one asked for, not a
+    reboot, so csms/reconciliation.py does not close the open transactions at it."""
     last_message_at: datetime | None = field(default=None)
 
 
@@ -49,3 +53,6 @@ class CsmsServices:
     certificate_authority: CertificateAuthority | None = None
     """ChargeDeck's own CA (``chargedeck certs init``), which signs chargers' CSRs
     (SignCertificate); None when the operator brought their own certificates."""
+    files_base_url: str = ""
+    """Where chargers reach ChargeDeck's file endpoint (server/files.py), no trailing slash:
+    firmware and diagnostics locations start with it; empty when it is not running."""

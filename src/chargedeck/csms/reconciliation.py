@@ -181,9 +181,18 @@ def _finished(task: asyncio.Task[Any]) -> None:
 
 def on_boot(
     services: CsmsServices, state: ConnectionState, booted_at: datetime
-) -> asyncio.Task[Any]:
+) -> asyncio.Task[Any] | None:
     """The charger sent a BootNotification received at ``booted_at`` (already recorded): close,
-    in the background, every transaction it left open (see the module docstring)."""
+    in the background, every transaction it left open (see the module docstring). A boot
+    ChargeDeck asked for (TriggerMessage, csms/triggers.py) is not a reboot: nothing is closed,
+    and :func:`reconcile_after_connect` asks about the open transactions instead (None)."""
+    if state.boot_triggered_at is not None:
+        log.info(
+            "charge point %s sent the BootNotification ChargeDeck asked for: not a reboot, its "
+            "open transactions are not closed",
+            state.charge_point_id,
+        )
+        return None
     return _spawn(
         close_at_boot(services, state.charge_point_id, booted_at),
         f"reconciliation of {state.charge_point_id} at boot",
@@ -365,13 +374,15 @@ async def reconcile_after_connect(
     answer_wait_s: float = TRIGGER_ANSWER_WAIT_S,
 ) -> None:
     """Wait ``boot_wait_s`` for a BootNotification (then :func:`on_boot` has it in hand); if
-    none came and the charger is registered and still on this connection, ask it about each
-    transaction open on it (see the module docstring)."""
+    none came, or only the one ChargeDeck asked for (csms/triggers.py triggers it after
+    ``BOOT_TRIGGER_DELAY_S`` = 5 s, before this 10 s wait ends, because nothing else may be sent
+    before the boot is answered), and the charger is registered and still on this connection,
+    ask it about each transaction open on it (see the module docstring)."""
     await asyncio.sleep(boot_wait_s)
     charge_point_id = state.charge_point_id
     link = services.stations.get(charge_point_id)
     if (
-        state.boot_status is not None
+        (state.boot_status is not None and state.boot_triggered_at is None)
         or state.registration is not Registration.REGISTERED
         or link is None
         or link.state is not state

@@ -7,6 +7,7 @@ replaces their values with :data:`MASK`.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 MASK: Final = "***"
@@ -28,9 +29,16 @@ SECRET_CONFIGURATION_KEYS: Final = frozenset(
 )
 
 
+# Vendor keys not named above whose names say they hold a secret (issue 7: "Wi-Fi passwords,
+# SIM PINs and such"; vendors name them freely, e.g. WifiPassword, SimPin, ApnPassword): masked
+# by name. ``pin$`` spares WebSocketPingInterval and the like.
+_SECRET_KEY_NAME: Final = re.compile(r"password|passwd|passphrase|secret|pin$|puk$|psk$")
+
+
 def is_secret_configuration_key(key: str) -> bool:
     """True if the value of configuration key ``key`` is a secret."""
-    return key.casefold() in SECRET_CONFIGURATION_KEYS
+    name = key.casefold()
+    return name in SECRET_CONFIGURATION_KEYS or _SECRET_KEY_NAME.search(name) is not None
 
 
 def masked_configuration_value(key: str, value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import Stations
 from chargedeck.server.accounts import ensure_first_admin, first_admin_notice
 from chargedeck.server.api.app import build_api
+from chargedeck.server.files import FileEndpoint, bind_files_socket
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.server.tls_acceptor import TlsAcceptor
@@ -72,20 +73,36 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         authority = server_tls.authority()
     except TlsConfigError as exc:
         raise StartupError(str(exc)) from exc
-    store = await open_store(
-        settings.database_url, migrate=True, sqlite_synchronous=settings.sqlite_synchronous
-    )
+    try:
+        files_socket, files_base_url = bind_files_socket(settings)
+    except OSError as exc:
+        raise _cannot_listen(
+            "chargers' file transfers",
+            "files_host/files_port",
+            settings.files_host,
+            settings.files_port,
+            exc,
+        ) from exc
+    try:
+        store = await open_store(
+            settings.database_url, migrate=True, sqlite_synchronous=settings.sqlite_synchronous
+        )
+    except BaseException:
+        files_socket.close()
+        raise
     services = CsmsServices(
         store=store,
         settings=settings,
         clock=SystemClock(),
         stations=Stations(),
         certificate_authority=authority,
+        files_base_url=files_base_url,
     )
     guard = ConnectionGuard(store, settings, services.clock)
     guard.start()
     ocpp_server = OcppServer(services, guard, transport_factory(settings.ocpp_transport))
     http_server: _EmbeddedUvicorn | None = None
+    files_endpoint: FileEndpoint | None = None
     reload_task: asyncio.Task[None] | None = None
     try:
         first_admin_password = await ensure_first_admin(store, services.clock)
@@ -157,6 +174,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         http_server.lifespan = config.lifespan_class(config)
         await http_server.startup(sockets=[http_socket])
         log.info("http listening on %s:%d (API at /api/v1)", http_host, http_port)
+        files_endpoint = FileEndpoint(services, files_socket)
+        files_host, files_port = await files_endpoint.start()
+        log.info(
+            "files listening on %s:%d (chargers download firmware and upload diagnostics at %s)",
+            files_host,
+            files_port,
+            files_base_url,
+        )
         await stop_event.wait()
         log.info("shutting down: finishing messages in flight")
     finally:
@@ -166,6 +191,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         if http_server is not None:
             http_server.should_exit = True
             await http_server.shutdown()
+        if files_endpoint is not None:
+            await files_endpoint.stop()
+        else:
+            files_socket.close()
         await guard.close()
         await store.close()
         log.info("stopped")

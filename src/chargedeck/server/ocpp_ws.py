@@ -14,6 +14,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from chargedeck.csms import configuration_memory, triggers
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
@@ -426,6 +427,10 @@ class OcppServer:
         # Transactions still open in the store are checked once the charger has had time to
         # boot (csms/reconciliation.py keeps the task).
         on_connected(self._services, state)
+        # A charger silent for 5 s is asked for its boot (csms/triggers.py, field notes Q2).
+        triggers.on_connected(self._services, state)
+        # After the boot is accepted and no transaction runs: a configuration snapshot.
+        configuration_memory.on_connected(self._services, state)
         return connection
 
     def _closed(self, connection: ChargePointConnection) -> None:

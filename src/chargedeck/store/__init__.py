@@ -10,6 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from chargedeck.store import migrations
+from chargedeck.store.acceptance import AcceptanceReports
 from chargedeck.store.batch_writer import (
     DEFAULT_HEARTBEAT_FLUSH_S,
     DEFAULT_MAX_BATCH_ROWS,
@@ -19,8 +20,11 @@ from chargedeck.store.batch_writer import (
 from chargedeck.store.certificates import Certificates
 from chargedeck.store.charge_points import ChargePoints
 from chargedeck.store.configuration import ChargerConfiguration
+from chargedeck.store.configuration_memory import ConfigurationMemory
 from chargedeck.store.connectors import Connectors
+from chargedeck.store.diagnostics import Diagnostics
 from chargedeck.store.engine import Database, create_database
+from chargedeck.store.firmware import Firmware
 from chargedeck.store.id_tags import IdTags
 from chargedeck.store.local_lists import LocalLists
 from chargedeck.store.notifications import Notifications
@@ -54,8 +58,12 @@ class Store:
         self.rejections = ConnectionRejections(database)
         self.unknown_id_tags = UnknownIdTags(database)
         self.configuration = ChargerConfiguration(database)
+        self.configuration_memory = ConfigurationMemory(database)
         self.local_lists = LocalLists(database)
         self.reservations = Reservations(database)
+        self.acceptance_reports = AcceptanceReports(database)
+        self.firmware = Firmware(database)
+        self.diagnostics = Diagnostics(database)
         self.writer = writer
 
     async def close(self) -> None:

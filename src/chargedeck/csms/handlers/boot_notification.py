@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.firmware import receive_boot_firmware
 from chargedeck.csms.reconciliation import on_boot
 from chargedeck.domain.charge_points import Registration, UnknownChargePointPolicy
 from chargedeck.ocpp.v16.core import BootNotificationRequest, BootNotificationResponse
@@ -71,4 +72,6 @@ async def handle_boot_notification(
     )
     state.boot_status = status.value
     on_boot(services, state, now)
+    # The firmware version the charger boots with confirms or refutes its update (csms/firmware.py).
+    await receive_boot_firmware(services, charge_point_id, request.firmware_version)
     return BootNotificationResponse(status=status, current_time=now, interval=interval)

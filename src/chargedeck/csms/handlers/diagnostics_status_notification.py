@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.diagnostics import receive_diagnostics_status
 from chargedeck.ocpp.v16.firmware import (
     DiagnosticsStatusNotificationRequest,
     DiagnosticsStatusNotificationResponse,
@@ -22,4 +23,5 @@ async def handle_diagnostics_status_notification(
             received_at=services.clock.now(),
         )
     )
+    await receive_diagnostics_status(services, state.charge_point_id, request.status)
     return _RESPONSE

@@ -7,6 +7,7 @@ import logging
 from typing import Final
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.diagnostics import receive_diagnostics_status
 from chargedeck.ocpp.v16.enums import UploadLogStatus
 from chargedeck.ocpp.v16.security import (
     LogStatusNotificationRequest,
@@ -46,5 +47,8 @@ async def handle_log_status_notification(
         state.charge_point_id,
         request.request_id,
         request.status.value,
+    )
+    await receive_diagnostics_status(
+        services, state.charge_point_id, request.status, request.request_id
     )
     return _RESPONSE

@@ -7,6 +7,7 @@ import logging
 from typing import Final
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.firmware import receive_firmware_status
 from chargedeck.ocpp.v16.enums import SignedFirmwareStatus
 from chargedeck.ocpp.v16.security import (
     SignedFirmwareStatusNotificationRequest,
@@ -50,5 +51,8 @@ async def handle_signed_firmware_status_notification(
         state.charge_point_id,
         request.request_id,
         request.status.value,
+    )
+    await receive_firmware_status(
+        services, state.charge_point_id, request.status, request.request_id
     )
     return _RESPONSE

@@ -64,6 +64,12 @@ from chargedeck.ocpp.errors import CallErrorSent
 from chargedeck.ocpp.v16.actions import ACTIONS
 from chargedeck.ocpp.v16.base import Message
 from chargedeck.ocpp.v16.core import GetConfigurationResponse
+from chargedeck.server.api.acceptance import (
+    AcceptanceCheckBody,
+    AcceptanceHandlers,
+    AcceptanceHistoryView,
+    AcceptanceReportView,
+)
 from chargedeck.server.api.auth import (
     WWW_AUTHENTICATE,
     Authenticator,
@@ -98,11 +104,33 @@ from chargedeck.server.api.common import page_limit as _limit
 from chargedeck.server.api.common import path_charge_point_id as _charge_point_id
 from chargedeck.server.api.common import problem_response as _problem
 from chargedeck.server.api.common import read_body as _body
+from chargedeck.server.api.configuration_memory import (
+    ApplyResultView,
+    ApplyTemplate,
+    BulkRequest,
+    BulkView,
+    ConfigurationMemoryHandlers,
+    DriftView,
+    NewTemplate,
+    SnapshotDiffView,
+    SnapshotView,
+    TemplateChange,
+    TemplateView,
+)
 from chargedeck.server.api.local_lists import (
     ConfigurationKeyView,
     LocalListHandlers,
     LocalListSyncView,
     LocalListView,
+)
+from chargedeck.server.api.operations_files import (
+    DiagnosticsJobView,
+    DiagnosticsRequestedView,
+    FileOperationHandlers,
+    FirmwareFileView,
+    FirmwareJobView,
+    NewDiagnosticsRequest,
+    NewFirmwareJob,
 )
 from chargedeck.server.api.records import RecordHandlers, transaction_energy
 from chargedeck.server.api.records_views import (
@@ -118,6 +146,13 @@ from chargedeck.server.api.reservations import (
     ReservationHandlers,
     ReservationResultView,
     ReservationView,
+)
+from chargedeck.server.api.triggers import (
+    BulkTriggerBody,
+    BulkTriggerView,
+    TriggerBody,
+    TriggerHandlers,
+    TriggerResultView,
 )
 from chargedeck.server.api.views import (
     ChargePointDetailView,
@@ -211,7 +246,15 @@ def _authorization_key(text: str | None, generate: bool) -> tuple[AuthorizationK
 
 
 class Api(
-    AuthorizationHandlers, LocalListHandlers, ReservationHandlers, RecordHandlers, ApiHandlers
+    AuthorizationHandlers,
+    LocalListHandlers,
+    ReservationHandlers,
+    RecordHandlers,
+    TriggerHandlers,
+    AcceptanceHandlers,
+    ConfigurationMemoryHandlers,
+    FileOperationHandlers,
+    ApiHandlers,
 ):
     """The API handlers over the shared services (handler classes of other modules join as
     further bases)."""
@@ -1133,6 +1176,132 @@ ROUTES: tuple[ApiRoute, ...] = (
         "Read every configuration key now (GetConfiguration) and keep it",
         Page[ConfigurationKeyView],
     ),
+    # ---- remote triggers (server/api/triggers.py)
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/trigger",
+        OPERATE,
+        "trigger_message",
+        "Ask the charger to send a message now (TriggerMessage): BootNotification, "
+        "DiagnosticsStatusNotification, FirmwareStatusNotification, Heartbeat, MeterValues or "
+        "StatusNotification; connector_id only for the last two; answers the charger's status",
+        TriggerResultView,
+        TriggerBody,
+    ),
+    ApiRoute(
+        "POST",
+        "/bulk/trigger",
+        OPERATE,
+        "trigger_bulk",
+        "The same TriggerMessage to each of charge_point_ids (a few at a time); one result per "
+        "charger, including NotConnected and UnknownChargePoint",
+        BulkTriggerView,
+        BulkTriggerBody,
+    ),
+    # ---- acceptance check (server/api/acceptance.py)
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/acceptance-check",
+        OPERATE,
+        "run_acceptance_check",
+        "Run the acceptance check against the connected charger: per feature works, refused, "
+        "not_supported, ignored or skipped; leaves nothing changed; stored per firmware",
+        AcceptanceReportView,
+        AcceptanceCheckBody,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/acceptance-checks",
+        READ,
+        "list_acceptance_checks",
+        "The charger's acceptance reports, newest first, compared with the newest report of "
+        "another firmware version",
+        AcceptanceHistoryView,
+    ),
+    # ---- configuration memory, templates, bulk commands (server/api/configuration_memory.py);
+    # after /bulk/trigger: /bulk/{action} would otherwise take it.
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/configuration/snapshots",
+        READ,
+        "list_configuration_snapshots",
+        "Full configuration reads of the charger, newest first (secret values ***)",
+        Page[SnapshotView],
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/configuration/snapshot",
+        OPERATE,
+        "take_configuration_snapshot",
+        "Read every configuration key now (GetConfiguration) and keep a snapshot",
+        SnapshotView,
+        None,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/configuration/snapshots/{snapshot_id}/diff",
+        READ,
+        "diff_configuration_snapshot",
+        "A snapshot against the one before it: keys added, removed, changed (secrets ***)",
+        SnapshotDiffView,
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/configuration/drift",
+        READ,
+        "configuration_drift",
+        "The charger's last-reported keys against the templates of its model",
+        DriftView,
+    ),
+    ApiRoute(
+        "GET",
+        "/configuration-templates",
+        READ,
+        "list_configuration_templates",
+        "Wanted configurations, by name",
+        Page[TemplateView],
+    ),
+    ApiRoute(
+        "POST",
+        "/configuration-templates",
+        OPERATE,
+        "add_configuration_template",
+        "Add a wanted configuration for one charger model (or every model)",
+        TemplateView,
+        NewTemplate,
+        201,
+    ),
+    ApiRoute(
+        "PUT",
+        "/configuration-templates/{name}",
+        OPERATE,
+        "replace_configuration_template",
+        "Replace a template's model and keys",
+        TemplateView,
+        TemplateChange,
+    ),
+    ApiRoute(
+        "POST",
+        "/configuration-templates/{name}/apply",
+        OPERATE,
+        "apply_configuration_template",
+        "ChangeConfiguration of each key on charge_point_ids (or every charger of model); "
+        "read-only keys and bad values are refused before sending; per-key answers and the "
+        "chargers that need a reboot",
+        ApplyResultView,
+        ApplyTemplate,
+    ),
+    ApiRoute(
+        "POST",
+        "/bulk/{action}",
+        OPERATE,
+        "bulk_command",
+        "ChangeAvailability, Reset or UnlockConnector with one payload to each of "
+        "charge_point_ids; per charger: accepted, rejected, not supported, not connected, ...",
+        BulkView,
+        BulkRequest,
+    ),
     # ---- reservations (server/api/reservations.py)
     ApiRoute(
         "GET",
@@ -1168,6 +1337,74 @@ ROUTES: tuple[ApiRoute, ...] = (
         "cancel_reservation",
         "Cancel a reservation on its charger (CancelReservation)",
         ReservationResultView,
+    ),
+    # ---- firmware and diagnostics (server/api/operations_files.py)
+    ApiRoute(
+        "POST",
+        "/firmware",
+        OPERATE,
+        "upload_firmware",
+        "Upload a firmware file: the body is the file with ?name=FILE, or multipart/form-data; "
+        "stored with its sha256",
+        FirmwareFileView,
+        status=201,
+    ),
+    ApiRoute("GET", "/firmware", READ, "list_firmware", "Firmware files", Page[FirmwareFileView]),
+    ApiRoute(
+        "POST",
+        "/firmware-jobs",
+        OPERATE,
+        "add_firmware_job",
+        "Send a firmware file to chargers (ids, or a model and/or firmware version) with "
+        "UpdateFirmware or SignedUpdateFirmware and a download URL that expires",
+        FirmwareJobView,
+        NewFirmwareJob,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/firmware-jobs",
+        READ,
+        "list_firmware_jobs",
+        "Firmware jobs with each charger's progress, newest first (cursor pagination)",
+        Page[FirmwareJobView],
+    ),
+    ApiRoute(
+        "GET",
+        "/firmware-jobs/{job_id}",
+        READ,
+        "get_firmware_job",
+        "One firmware job: per charger pending, downloading, downloaded, installing, "
+        "installed or failed",
+        FirmwareJobView,
+    ),
+    ApiRoute(
+        "POST",
+        "/charge-points/{charge_point_id}/diagnostics",
+        OPERATE,
+        "request_diagnostics",
+        "Ask the charger to upload its diagnostics (GetDiagnostics) or a log (GetLog with "
+        "log_type) to ChargeDeck's file endpoint",
+        DiagnosticsRequestedView,
+        NewDiagnosticsRequest,
+        201,
+    ),
+    ApiRoute(
+        "GET",
+        "/diagnostics",
+        READ,
+        "list_diagnostics",
+        "Diagnostics and log uploads with their files, newest first (charge_point_id=; cursor)",
+        Page[DiagnosticsJobView],
+    ),
+    ApiRoute(
+        "GET",
+        "/diagnostics/{job_id}/file",
+        READ,
+        "download_diagnostics",
+        "Download an uploaded diagnostics or log file",
+        bytes,
+        media_type="application/octet-stream",
     ),
     ApiRoute("GET", "/me", READ, "me", "Who the API sees: account, token, scope", MeView),
     ApiRoute("GET", "/users", ADMIN, "list_users", "Operator accounts", Page[UserView]),
