@@ -76,3 +76,12 @@ def test_the_operators_time_zone_must_be_a_known_iana_zone() -> None:
 def test_security_settings_are_checked() -> None:
     with pytest.raises(SettingsError, match="min_security_profile"):
         build_settings(config_file=None, environ={"CHARGEDECK_MIN_SECURITY_PROFILE": "4"})
+
+
+def test_ftp_is_off_unless_enabled_and_takes_true_or_false() -> None:
+    assert build_settings(config_file=None, environ={}).ftp_enabled is False
+    flags = {"ftp_enabled": "true", "ftp_port": "0"}
+    settings = build_settings(environ={"CHARGEDECK_FTP_ENABLED": "false"}, flags=flags)
+    assert (settings.ftp_enabled, settings.ftp_port, settings.ftp_host) == (True, 0, "")
+    with pytest.raises(SettingsError, match=r"--ftp-enabled: ftp_enabled='maybe'.*true or false"):
+        build_settings(environ={}, flags={"ftp_enabled": "maybe"})

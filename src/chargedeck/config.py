@@ -103,7 +103,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Base URL chargers reach the file endpoint at (e.g. http://192.168.1.10:9080); empty:
     http://<this machine's LAN address>:<files_port>."""
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 50 * 1024 * 1024
-    """Largest diagnostics/log upload accepted; a larger one is refused with 413."""
+    """Largest diagnostics/log upload accepted, by HTTP (else 413) and by FTP (else 552)."""
+    ftp_enabled: bool = False
+    """Run the FTP endpoint for chargers that upload diagnostics only by FTP (OCPP 1.6 §8 allows
+    FTP or HTTP(S) locations); off by default: FTP sends its credentials in clear text."""
+    ftp_host: str = ""
+    """Address of the FTP endpoint; empty: files_host."""
+    ftp_port: Port = 2121
+    """Port of the FTP endpoint (2121: 21 needs root); 0 picks a free one. Passive data
+    connections use a free port of the same address."""
     firmware_url_ttl_s: PositiveSeconds = 7 * 24 * 3600.0
     """How long a firmware job's download URL works (chargers may download days later)."""
     configuration_snapshot_delay_s: PositiveSeconds = 60.0
@@ -158,9 +166,14 @@ def _field_type(key: str) -> Any:
     return Settings.__annotations__[key]
 
 
+_BOOLEAN_TEXT = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def _coerce_text(key: str, text: str) -> Any:
     """Turn an environment/flag string into the JSON-ish value msgspec.convert expects."""
     field_type = str(_field_type(key))
+    if field_type == "bool":
+        return _BOOLEAN_TEXT.get(text.strip().lower(), text)
     if "tuple" in field_type:
         return [part.strip() for part in text.split(",") if part.strip()]
     if "int" in field_type or "Port" in field_type:
@@ -180,6 +193,8 @@ def _describe_expected(key: str) -> str:
     field_type = str(_field_type(key))
     if key == "unknown_charge_points":
         return "one of " + ", ".join(p.value for p in UnknownChargePointPolicy)
+    if field_type == "bool":
+        return "true or false"
     if "Port" in field_type:
         return "a port number 0-65535 (0 = pick a free port)"
     if "Seconds" in field_type:

@@ -16,3 +16,5 @@ def configure_logging(level: str) -> None:
     # websockets logs every failed handshake at INFO with a traceback; we log our own reasons.
     logging.getLogger("websockets").setLevel(logging.WARNING)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # aioftp logs every FTP connection and its closing at INFO; server/ftp.py logs the uploads.
+    logging.getLogger("aioftp").setLevel(logging.WARNING)

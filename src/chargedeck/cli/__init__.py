@@ -23,6 +23,7 @@ from chargedeck.cli import (
     configuration_memory,
     id_tags,
     local_lists,
+    operations_files,
     reservations,
     triggers,
 )
@@ -68,6 +69,8 @@ app.add_typer(configuration_memory.templates_app, name="templates")
 app.add_typer(configuration_memory.bulk_app, name="bulk")
 app.add_typer(triggers.app)  # chargedeck trigger, chargedeck trigger-bulk
 app.add_typer(acceptance.app)  # chargedeck check
+app.add_typer(operations_files.firmware_app, name="firmware")
+app.add_typer(operations_files.diagnostics_app, name="diagnostics")
 
 
 @app.command(

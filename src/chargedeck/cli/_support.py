@@ -11,7 +11,8 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
@@ -115,21 +116,23 @@ TokenOption = Annotated[
 ]
 
 
-def call_api(
-    api: str, method: str, path: str, body: bytes | None, token: str | None, scope: str
-) -> Any:
-    """Call the running server's API (``/api/v1`` + ``path``) and return the JSON answer; on an
-    error answer or no server, ``fail`` with a sentence saying what to do (``scope``: the one
-    the route needs, named in the 401/403 hints)."""
-    headers = {"Content-Type": "application/json"}
+def _api_request(
+    api: str, method: str, path: str, body: Any, token: str | None, content_type: str | None
+) -> urllib.request.Request:
+    headers = {} if content_type is None else {"Content-Type": content_type}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(  # noqa: S310 - the operator's own API URL
+    return urllib.request.Request(  # noqa: S310 - the operator's own API URL
         f"{api.rstrip('/')}/api/v1{path}", data=body, method=method, headers=headers
     )
+
+
+@contextmanager
+def api_errors(api: str, scope: str) -> Iterator[None]:
+    """Translate urllib's exceptions into ``fail`` with a sentence saying what to do (``scope``:
+    the one the route needs, named in the 401/403 hints)."""
     try:
-        with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
-            return json.loads(response.read())
+        yield
     except urllib.error.HTTPError as exc:
         try:
             detail = json.loads(exc.read()).get("detail", exc.reason)
@@ -145,6 +148,93 @@ def call_api(
         raise fail(f"{exc.code}: {detail}") from None
     except urllib.error.URLError as exc:
         raise fail(f"cannot reach the ChargeDeck API at {api}: {exc.reason}") from None
+    except OSError as exc:  # the connection broke while a file was on its way
+        raise fail(f"the connection to the ChargeDeck API at {api} broke: {exc}") from None
+
+
+def call_api(
+    api: str, method: str, path: str, body: bytes | None, token: str | None, scope: str
+) -> Any:
+    """Call the running server's API (``/api/v1`` + ``path``) and return the JSON answer; on an
+    error answer or no server, ``fail`` (see :func:`api_errors`)."""
+    request = _api_request(api, method, path, body, token, "application/json")
+    with api_errors(api, scope), urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+STREAM_CHUNK_BYTES = 64 * 1024
+"""Bytes per read and write of a streamed file: small enough for a smooth progress bar."""
+
+
+def send_file_to_api(
+    api: str,
+    path: str,
+    file: Path,
+    token: str | None,
+    scope: str,
+    on_progress: Callable[[int], None],
+) -> Any:
+    """POST ``file`` as the raw body (``application/octet-stream``), read in chunks as it is
+    sent, and return the JSON answer; ``on_progress(bytes)`` after each chunk. ``fail``s as
+    :func:`call_api` does, and when the file cannot be read."""
+    try:
+        size = file.stat().st_size
+        handle = file.open("rb")
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+
+    def chunks() -> Iterator[bytes]:
+        while chunk := handle.read(STREAM_CHUNK_BYTES):
+            yield chunk
+            on_progress(len(chunk))
+
+    request = _api_request(api, "POST", path, chunks(), token, "application/octet-stream")
+    request.add_header("Content-Length", str(size))
+    with (
+        handle,
+        api_errors(api, scope),
+        urllib.request.urlopen(request, timeout=120) as response,  # noqa: S310
+    ):
+        return json.loads(response.read())
+
+
+def receive_file_from_api(
+    api: str,
+    path: str,
+    out: Path,
+    token: str | None,
+    scope: str,
+    on_start: Callable[[int | None], None],
+    on_progress: Callable[[int], None],
+) -> int:
+    """GET ``path`` into ``out`` in chunks and return the bytes written; ``on_start(size)`` once
+    the answer comes (None if the server does not say), ``on_progress(bytes)`` after each chunk.
+    The bytes go to ``out.part`` first, renamed to ``out`` when complete: a broken download
+    leaves no file that looks whole. ``fail``s as :func:`call_api` does, and when ``out``
+    cannot be written."""
+    partial = out.with_name(out.name + ".part")
+    request = _api_request(api, "GET", path, None, token, None)
+    written = 0
+    try:
+        with (
+            api_errors(api, scope),
+            urllib.request.urlopen(request, timeout=120) as response,  # noqa: S310
+        ):
+            length = response.headers.get("Content-Length")
+            on_start(int(length) if length and length.isdigit() else None)
+            try:
+                sink = partial.open("wb")
+            except OSError as exc:
+                raise fail(f"cannot write {out}: {exc.strerror}") from None
+            with sink:
+                while chunk := response.read(STREAM_CHUNK_BYTES):
+                    sink.write(chunk)
+                    written += len(chunk)
+                    on_progress(len(chunk))
+        partial.replace(out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return written
 
 
 def chosen_key(password: str | None, generate: bool) -> tuple[AuthorizationKey, str | None] | None:

@@ -85,16 +85,21 @@ async def snapshot(services: CsmsServices, charge_point_id: ChargePointId) -> Sn
     )
 
 
-def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.Task[Any]:
-    """A charger's connection opened (called by the WebSocket edge): returns at once; the
-    snapshot is taken in the background (module docstring)."""
-    task = asyncio.get_running_loop().create_task(
-        snapshot_when_idle(services, state, services.settings.configuration_snapshot_delay_s),
-        name=f"configuration snapshot of {state.charge_point_id}",
-    )
-    _background.add(task)
-    task.add_done_callback(_background.discard)
-    return task
+def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.TimerHandle:
+    """A charger's connection opened (called by the WebSocket edge): returns at once; after
+    ``configuration_snapshot_delay_s`` the snapshot is taken in the background (module
+    docstring). A timer until then, not a sleeping task: ~1.5 KB less per idle charger."""
+    delay_s = services.settings.configuration_snapshot_delay_s
+
+    def start() -> None:
+        task = asyncio.get_running_loop().create_task(
+            snapshot_when_idle(services, state, delay_s, first_wait_s=0),
+            name=f"configuration snapshot of {state.charge_point_id}",
+        )
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    return asyncio.get_running_loop().call_later(delay_s, start)
 
 
 def background_tasks() -> frozenset[asyncio.Task[Any]]:
@@ -103,14 +108,19 @@ def background_tasks() -> frozenset[asyncio.Task[Any]]:
 
 
 async def snapshot_when_idle(
-    services: CsmsServices, state: ConnectionState, delay_s: float
+    services: CsmsServices,
+    state: ConnectionState,
+    delay_s: float,
+    first_wait_s: float | None = None,
 ) -> SnapshotRecord | None:
     """Every ``delay_s`` while ``state`` is the charger's connection: once its boot is accepted
     and no transaction is open on it, take the snapshot. None when the connection ended first
     or the snapshot failed (logged as a warning: the next connection tries again)."""
     charge_point_id = state.charge_point_id
+    wait_s = delay_s if first_wait_s is None else first_wait_s
     while True:
-        await asyncio.sleep(delay_s)
+        await asyncio.sleep(wait_s)
+        wait_s = delay_s
         link = services.stations.get(charge_point_id)
         if link is None or link.state is not state:
             return None

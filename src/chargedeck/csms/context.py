@@ -56,3 +56,6 @@ class CsmsServices:
     files_base_url: str = ""
     """Where chargers reach ChargeDeck's file endpoint (server/files.py), no trailing slash:
     firmware and diagnostics locations start with it; empty when it is not running."""
+    ftp_base_url: str = ""
+    """``ftp://HOST:PORT`` of the FTP endpoint (server/ftp.py) for chargers that upload only by
+    FTP; empty when ``ftp_enabled`` is false."""

@@ -3,7 +3,9 @@ DiagnosticsStatusNotification; security whitepaper ed.3 N01 GetLog, LogStatusNot
 
 Each request gets an upload URL on ChargeDeck's file endpoint,
 ``<files_base_url>/diagnostics/<token>``, taking HTTP PUT (``.../<token>/<file name>``) and
-multipart POST, as chargers do. The file arriving makes the job ``uploaded``; the charger's
+multipart POST, as chargers do; or, asked for with protocol ``ftp`` when the FTP endpoint runs
+(server/ftp.py), ``ftp://job-<id>:<token>@<host>:<port>/`` for chargers that only do FTP
+(§8 allows FTP or HTTP(S) locations). The file arriving makes the job ``uploaded``; the charger's
 notifications move it to ``uploading`` or ``failed``. A GetLog's requestId is the job id.
 """
 
@@ -14,6 +16,7 @@ import secrets
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from chargedeck.csms.commands import CommandError, send_command
 from chargedeck.csms.context import CsmsServices
@@ -41,6 +44,12 @@ _FAILED = frozenset(
 )
 
 
+TransferProtocol = Literal["http", "ftp"]
+"""How the charger is asked to upload: the HTTP file endpoint or the FTP endpoint."""
+
+_FTP_USER_PREFIX = "job-"
+
+
 class DiagnosticsRefused(Exception):
     """A request that cannot be made; the sentence says why."""
 
@@ -52,7 +61,26 @@ class DiagnosticsOutcome:
     """The file name the charger announced (None: it has no diagnostics, or it refused)."""
 
 
-def upload_location(services: CsmsServices, job: DiagnosticsJobRecord) -> str:
+def ftp_user(job_id: int) -> str:
+    """The FTP user name of a job; its password is the job's upload token."""
+    return f"{_FTP_USER_PREFIX}{job_id}"
+
+
+def parse_ftp_user(login: str) -> int | None:
+    """The job id an FTP user name names (:func:`ftp_user`), or None."""
+    digits = login.removeprefix(_FTP_USER_PREFIX)
+    if digits == login or not digits.isascii() or not digits.isdigit():
+        return None
+    return int(digits)
+
+
+def upload_location(
+    services: CsmsServices, job: DiagnosticsJobRecord, protocol: TransferProtocol = "http"
+) -> str:
+    if protocol == "ftp":
+        # The token is URL-safe base64 (secrets.token_urlsafe): no escaping in the userinfo.
+        host_port = services.ftp_base_url.removeprefix("ftp://")
+        return f"ftp://{ftp_user(job.id)}:{job.upload_token}@{host_port}/"
     return f"{services.files_base_url}/diagnostics/{job.upload_token}"
 
 
@@ -63,18 +91,26 @@ async def request_diagnostics(
     start_time: datetime | None = None,
     stop_time: datetime | None = None,
     log_type: LogType | None = None,
+    protocol: TransferProtocol = "http",
 ) -> DiagnosticsOutcome:
-    """Send GetDiagnostics (or GetLog with ``log_type``) with a new upload URL.
+    """Send GetDiagnostics (or GetLog with ``log_type``) with a new upload URL, on the HTTP
+    file endpoint or (``protocol="ftp"``) the FTP endpoint.
 
-    A charger that cannot be reached or refuses leaves the job ``failed`` and raises the error
+    Raises :class:`DiagnosticsRefused` when the endpoint asked for is not running. A charger
+    that cannot be reached or refuses leaves the job ``failed`` and raises the error
     (``CommandError`` and the protocol errors, as ``send_command``)."""
     if not services.files_base_url:
         raise DiagnosticsRefused("the file endpoint is not running: chargers have no URL to use")
+    if protocol == "ftp" and not services.ftp_base_url:
+        raise DiagnosticsRefused(
+            "FTP is not enabled (ftp_enabled is false): ask with protocol http, or start the "
+            "server with ftp_enabled = true"
+        )
     kind = DiagnosticsKind.DIAGNOSTICS if log_type is None else _KIND_OF_LOG[log_type]
     job = await services.store.diagnostics.add_job(
         charge_point_id, kind, secrets.token_urlsafe(24), services.clock.now()
     )
-    location = upload_location(services, job)
+    location = upload_location(services, job, protocol)
     try:
         if log_type is None:
             answer = await send_command(

@@ -25,7 +25,6 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from chargedeck.csms.commands import (
     ChargePointNotConnected,
@@ -110,22 +109,9 @@ async def trigger(
     ChargePointDisconnected)."""
     check_trigger(requested_message, connector_id)
     request = TriggerMessageRequest(requested_message=requested_message, connector_id=connector_id)
-    link = services.stations.get(charge_point_id)
-    state = None if link is None else link.state
-    marked = state is not None and requested_message is MessageTrigger.BOOT_NOTIFICATION
-    previous = None if state is None else state.boot_triggered_at
-    if marked and state is not None:
-        # Before sending: the charger sends the boot right after its .conf (§5.17).
-        state.boot_triggered_at = services.clock.now()
-    try:
-        answer = await send_command(services, charge_point_id, request, timeout_s)
-    except CommandError:
-        if marked and state is not None:
-            state.boot_triggered_at = previous  # nothing was sent
-        raise
+    # send_command marks a BootNotification it asks for (ConnectionState.boot_triggered_at).
+    answer = await send_command(services, charge_point_id, request, timeout_s)
     assert isinstance(answer, TriggerMessageResponse)
-    if marked and state is not None and answer.status is not TriggerMessageStatus.ACCEPTED:
-        state.boot_triggered_at = previous  # no boot is coming
     log.info(
         "charge point %s answered TriggerMessage(%s%s) with %s",
         charge_point_id,
@@ -182,11 +168,16 @@ async def _trigger_one(
 # ---- reconnect without a boot ---------------------------------------------------------------
 
 
-def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.Task[Any]:
-    """A charger's connection just opened (called by the WebSocket edge). Returns at once; in the
-    background, :func:`ask_for_boot`."""
-    return _spawn(
-        ask_for_boot(services, state), f"boot trigger of {state.charge_point_id} if it is silent"
+def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.TimerHandle:
+    """A charger's connection just opened (called by the WebSocket edge). Returns at once: after
+    :data:`BOOT_TRIGGER_DELAY_S`, :func:`ask_for_boot` runs if it is still silent. A timer until
+    then, not a sleeping task (memory of an idle charger, bench idle phase)."""
+    return asyncio.get_running_loop().call_later(
+        BOOT_TRIGGER_DELAY_S,
+        lambda: _spawn(
+            ask_for_boot(services, state, boot_wait_s=0),
+            f"boot trigger of {state.charge_point_id} if it is silent",
+        ),
     )
 
 

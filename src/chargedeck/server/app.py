@@ -27,6 +27,7 @@ from chargedeck.csms.stations import Stations
 from chargedeck.server.accounts import ensure_first_admin, first_admin_notice
 from chargedeck.server.api.app import build_api
 from chargedeck.server.files import FileEndpoint, bind_files_socket
+from chargedeck.server.ftp import FtpEndpoint
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.server.tls_acceptor import TlsAcceptor
@@ -90,6 +91,21 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     except BaseException:
         files_socket.close()
         raise
+    ftp_endpoint = FtpEndpoint(settings) if settings.ftp_enabled else None
+    ftp_host, ftp_port, ftp_base_url = "", 0, ""
+    if ftp_endpoint is not None:
+        try:
+            ftp_host, ftp_port, ftp_base_url = await ftp_endpoint.start()
+        except OSError as exc:
+            files_socket.close()
+            await store.close()
+            raise _cannot_listen(
+                "chargers' FTP uploads",
+                "ftp_host/ftp_port",
+                settings.ftp_host or settings.files_host,
+                settings.ftp_port,
+                exc,
+            ) from exc
     services = CsmsServices(
         store=store,
         settings=settings,
@@ -97,6 +113,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         stations=Stations(),
         certificate_authority=authority,
         files_base_url=files_base_url,
+        ftp_base_url=ftp_base_url,
     )
     guard = ConnectionGuard(store, settings, services.clock)
     guard.start()
@@ -182,6 +199,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             files_port,
             files_base_url,
         )
+        if ftp_endpoint is not None:
+            ftp_endpoint.attach(services)
+            log.info(
+                "ftp listening on %s:%d (chargers upload diagnostics by FTP at %s)",
+                ftp_host,
+                ftp_port,
+                ftp_base_url,
+            )
         await stop_event.wait()
         log.info("shutting down: finishing messages in flight")
     finally:
@@ -195,6 +220,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await files_endpoint.stop()
         else:
             files_socket.close()
+        if ftp_endpoint is not None:
+            await ftp_endpoint.stop()
         await guard.close()
         await store.close()
         log.info("stopped")

@@ -64,6 +64,12 @@ def bind_files_socket(settings: Settings) -> tuple[socket.socket, str]:
     port = sock.getsockname()[1]
     if settings.files_public_url:
         return sock, settings.files_public_url.rstrip("/")
+    return sock, f"http://{reachable_host(host)}:{port}"
+
+
+def reachable_host(host: str) -> str:
+    """The address chargers reach a listener bound to ``host`` at, for a URL: this machine's
+    LAN address for a wildcard address, IPv6 in brackets."""
     public_host = host
     if host in ("0.0.0.0", "::", ""):
         probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -76,7 +82,7 @@ def bind_files_socket(settings: Settings) -> tuple[socket.socket, str]:
             probe.close()
     if ":" in public_host:
         public_host = f"[{public_host}]"
-    return sock, f"http://{public_host}:{port}"
+    return public_host
 
 
 class _FirstFilePart:

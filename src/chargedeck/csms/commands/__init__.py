@@ -23,8 +23,8 @@ from chargedeck.csms.context import CsmsServices
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.base import Message
-from chargedeck.ocpp.v16.enums import MessageTrigger
-from chargedeck.ocpp.v16.remote_trigger import TriggerMessageRequest
+from chargedeck.ocpp.v16.enums import MessageTrigger, TriggerMessageStatus
+from chargedeck.ocpp.v16.remote_trigger import TriggerMessageRequest, TriggerMessageResponse
 
 # THE command table: action name -> command (one row per command, STYLE rule 2).
 COMMANDS: Mapping[str, Command] = {
@@ -96,7 +96,24 @@ async def send_command(
             f"{command.action} is not allowed while charge point {charge_point_id!r} is "
             "pending adoption (OCPP 1.6 §4.2.1)"
         )
-    return await link.call(request, timeout_s)
+    if not _is_boot_trigger(request):
+        return await link.call(request, timeout_s)
+    # A BootNotification ChargeDeck asked for is not a reboot (csms/reconciliation.py): marked
+    # before sending, since the charger sends the boot right after its answer (§5.17), and
+    # unmarked when no boot is coming. Whoever sends it: csms/triggers.py or an operator.
+    state = link.state
+    previous = state.boot_triggered_at
+    state.boot_triggered_at = services.clock.now()
+    try:
+        answer = await link.call(request, timeout_s)
+    except BaseException:
+        state.boot_triggered_at = previous
+        raise
+    if not isinstance(answer, TriggerMessageResponse) or (
+        answer.status is not TriggerMessageStatus.ACCEPTED
+    ):
+        state.boot_triggered_at = previous
+    return answer
 
 
 def _is_boot_trigger(request: Message) -> bool:

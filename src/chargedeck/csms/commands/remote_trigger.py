@@ -16,9 +16,13 @@ from chargedeck.ocpp.v16 import remote_trigger
 def check_trigger_message(
     services: CsmsServices, charge_point_id: str, request: remote_trigger.TriggerMessageRequest
 ) -> str | None:
-    """§6.51: connectorId, when given, is 0 (the charge point) or a connector number."""
-    if request.connector_id is not None and request.connector_id < 0:
-        return f"connector {request.connector_id} does not exist (0 = the charge point itself)"
+    """OCPP 1.6 §6.51: connectorId, when given, is a connector number (> 0); the whole charge
+    point is asked by leaving it out."""
+    if request.connector_id is not None and request.connector_id <= 0:
+        return (
+            f"connector_id {request.connector_id} is not a connector number (1 or more, OCPP 1.6 "
+            "§6.51); leave it out to ask about the whole charge point"
+        )
     return None
 
 

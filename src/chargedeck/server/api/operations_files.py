@@ -12,7 +12,11 @@ from python_multipart.exceptions import MultipartParseError
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from chargedeck.csms.diagnostics import DiagnosticsRefused, request_diagnostics
+from chargedeck.csms.diagnostics import (
+    DiagnosticsRefused,
+    TransferProtocol,
+    request_diagnostics,
+)
 from chargedeck.csms.files import FileTooLarge, data_path
 from chargedeck.csms.firmware import (
     FirmwareJobRefused,
@@ -108,6 +112,9 @@ class NewDiagnosticsRequest(View, frozen=True, kw_only=True):
     start_time: datetime | None = None
     stop_time: datetime | None = None
     log_type: LogType | None = None
+    protocol: TransferProtocol = "http"
+    """http (the file endpoint: PUT or multipart POST) or ftp (the FTP endpoint, for chargers
+    that only upload by FTP; 409 when ftp_enabled is false)."""
 
 
 class DiagnosticsJobView(View, frozen=True, kw_only=True):
@@ -256,6 +263,7 @@ class FileOperationHandlers(ApiHandlers):
                     start_time=body.start_time,
                     stop_time=body.stop_time,
                     log_type=body.log_type,
+                    protocol=body.protocol,
                 )
         except DiagnosticsRefused as exc:
             raise ApiProblem(HTTPStatus.CONFLICT, "diagnostics-refused", str(exc)) from None
