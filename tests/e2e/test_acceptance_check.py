@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -230,22 +229,7 @@ async def test_a_check_leaves_a_charger_with_limits_in_force_untouched(
 
 
 def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chargedeck",
-            *args,
-            "--api",
-            f"http://127.0.0.1:{server.http_port}",
-            "--token",
-            server.token,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
+    return server.run_cli(*args)
 
 
 # The ocpp library logs ERROR for the actions the stubborn charger has no handler for.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -343,22 +342,7 @@ async def test_a_reservation_is_cancelled_on_the_charger(server: ServerProcess) 
 
 
 def cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chargedeck",
-            *args,
-            "--api",
-            f"http://127.0.0.1:{server.http_port}",
-            "--token",
-            server.token,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return server.run_cli(*args)
 
 
 async def test_the_cli_syncs_shows_reserves_lists_and_cancels(server: ServerProcess) -> None:

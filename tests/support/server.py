@@ -132,6 +132,26 @@ class ServerProcess:
         """Headers that authenticate with :attr:`token` (scope admin)."""
         return bearer(self.token)
 
+    def run_cli(self, *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+        """Run ``chargedeck ARGS --api <this server> --token <its admin token>`` (a command
+        that talks to the running server) and return what it did."""
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "chargedeck",
+                *args,
+                "--api",
+                f"http://127.0.0.1:{self.http_port}",
+                "--token",
+                self.token,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
+        )
+
     def api_client(self, **kwargs: Any) -> httpx.Client:
         """A client on ``api_url`` that sends :attr:`token`; kwargs go to httpx."""
         kwargs.setdefault("timeout", 30)
