@@ -287,8 +287,8 @@ class Firmware:
             .where(_C.charge_point_id == charge_point_id, _C.status.in_(ACTIVE_STATUSES))
             .order_by(_C.job_id.desc())
         )
-        async with self._db.read() as connection:
-            rows = (await connection.execute(statement)).all()
+        # Every BootNotification asks this before it is answered: the one-statement read path.
+        rows = await self._db.query(statement)
         pairs = []
         split = len(_CHARGER_COLUMNS)
         for row in rows:
