@@ -119,6 +119,38 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     the configuration memory, and how often it looks again while a transaction runs (snapshots
     wait for the transaction to end: a GetConfiguration of 50+ keys is not sent mid-session).
     60 s lets the boot-time StatusNotifications and the other engineers' post-boot work go first."""
+    load_control_debounce_s: PositiveSeconds = 1.0
+    """Site recomputation waits this long after the first event (status, meter value, reading,
+    operator change) so a burst of events costs one recomputation (DESIGN §7)."""
+    limit_dead_band_a: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """A connector's new limit is sent only when it differs from the one in force by at least
+    this many amps (or pauses/resumes it): a noisy meter must not rewrite profiles (flash wear)."""
+    limit_lease_s: PositiveSeconds = 300.0
+    """A limit above a connector's safe share is sent with a schedule that ends this long after
+    it is sent, and renewed while ChargeDeck runs: if ChargeDeck is lost the charger falls back
+    to its fail-safe TxDefaultProfile within this time (docs/smart-charging.md)."""
+    limit_alert_window_s: PositiveSeconds = 120.0
+    """How long a connector may draw above its limit (plus limit_alert_margin_a) before a
+    "limit not honoured" alert is raised: about two Wallbox sample intervals after the profile
+    takes effect (field notes Q6: verify within ~2 sample intervals)."""
+    limit_alert_margin_a: Annotated[float, msgspec.Meta(ge=0)] = 1.0
+    """Measured current may exceed the limit by this much before it counts as over (field notes
+    Q6: "Current.Import vs. limit + 1 A")."""
+    nominal_voltage_v: Annotated[float, msgspec.Meta(gt=0)] = 230.0
+    """Phase-to-neutral voltage used to convert between kW and A when a charger reports none."""
+    solar_start_delay_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    """Solar surplus must cover a connector's minimum this long before it starts: Wallbox's own
+    Eco-Smart starts after 2 min of export (field notes, need 2)."""
+    solar_stop_delay_s: Annotated[float, msgspec.Meta(ge=0)] = 30.0
+    """Surplus may stay below the minimum this long before a solar-only connector pauses
+    (Eco-Smart pauses after 30 s below, field notes need 2)."""
+    min_charging_time_s: Annotated[float, msgspec.Meta(ge=0)] = 300.0
+    """Least time a connector charges once resumed before load control may pause it again, and
+    for which a paused connector stays paused: protects contactors and the car."""
+    mqtt_url: str = ""
+    """MQTT broker for grid meter and solar readings (e.g. mqtt://127.0.0.1:1883); empty: off."""
+    mqtt_topic_prefix: str = "chargedeck"
+    """Readings arrive on PREFIX/sites/<site name>/grid and PREFIX/sites/<site name>/solar."""
     time_zone: str = "UTC"
     """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
     with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""

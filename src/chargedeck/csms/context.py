@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chargedeck.clock import Clock
 from chargedeck.config import Settings
+from chargedeck.csms.load_control import LoadControl
 from chargedeck.domain.certificates import CertificateAuthority
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
@@ -59,3 +60,5 @@ class CsmsServices:
     ftp_base_url: str = ""
     """``ftp://HOST:PORT`` of the FTP endpoint (server/ftp.py) for chargers that upload only by
     FTP; empty when ``ftp_enabled`` is false."""
+    load_control: LoadControl = field(default_factory=LoadControl)
+    """Site load management and limits (csms/load_control.py); inert until started."""

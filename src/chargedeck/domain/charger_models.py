@@ -9,7 +9,8 @@ configuration keys, the measurands that arrive) wins over the row wherever both 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from chargedeck.domain.card_uids import ByteOrder, HexCase
 
@@ -27,6 +28,93 @@ WALLBOX_AUTH_DISABLED_ID_TAG = "NoAuthorization"
 
 # Field notes §2.2: Wallbox keys whose values are secrets yet readable by GetConfiguration.
 _WALLBOX_SECRET_KEYS = ("WebSocketPassword", "PUK")
+
+
+ProfileKind = Literal["Absolute", "Relative"]
+"""The ``chargingProfileKind`` ChargeDeck's limit profiles use (OCPP 1.6 §7.9)."""
+
+GENERIC_PROFILE_INTERVAL_S = 30.0
+"""Least time between two limit profiles sent to one charger: evcc writes TxDefaultProfile at
+most once per 30 s control cycle (peer survey §E, ``core/loadpoint.go``); the Home Assistant OCPP
+integration warns that frequent profile writes wear the charger's flash (peer survey §E,
+``docs/Charge_automation.md``). No vendor publishes a figure."""
+
+
+@dataclass(frozen=True)
+class SmartChargingQuirks:
+    """How a model (and firmware) takes charging profiles (field notes Q4-Q8, Q15, G1-G3)."""
+
+    profile_kind: ProfileKind
+    """Absolute (periods from ``startSchedule``, which ChargeDeck puts in the past so there is no
+    gap, field notes §1.7) or Relative (no ``startSchedule``). Wallbox FW 6.x: Relative; Absolute
+    "is not well supported" (field notes Q5, ``evcc-io/evcc#25042``)."""
+
+    stack_level: int
+    """Stack level of ChargeDeck's limit profiles. Wallbox FW 5.x rejects TxDefaultProfile above
+    0 (Q4, ``evcc-io/evcc#15581``); ABB needed 0 despite reporting 3 (G2, ``evcc-io/evcc#15493``):
+    0 everywhere unless a row says otherwise, never above ``ChargeProfileMaxStackLevel``."""
+
+    needs_remote_start: bool
+    """Wallbox FW 5.x only applies a profile to a session started by RemoteStartTransaction
+    (Q4, evcc's FW 5 template ``remotestart: true``)."""
+
+    trust_current_offered: bool
+    """Whether Current.Offered reports the limit in force. Wallbox FW 5.x offers 11 A under a
+    0 A profile (Q15, ``evcc-io/evcc#15581``): the over-limit check then uses Current.Import."""
+
+    unsampled_measurands: tuple[str, ...]
+    """Measurands not to put in MeterValuesSampledData: evcc's FW 5 template drops
+    Current.Offered and Power.Offered (Q4, Q15)."""
+
+    min_profile_interval_s: float = GENERIC_PROFILE_INTERVAL_S
+    """Least time between two limit profiles to one charger (flash wear), in s."""
+
+
+@dataclass(frozen=True)
+class FirmwareRule:
+    """Smart-charging behaviour of the firmware versions that start with one of ``prefixes``."""
+
+    prefixes: tuple[str, ...]
+    quirks: SmartChargingQuirks
+    evidence: str
+
+
+GENERIC_SMART_CHARGING = SmartChargingQuirks(
+    profile_kind="Absolute",
+    stack_level=0,
+    needs_remote_start=False,
+    trust_current_offered=True,
+    unsampled_measurands=(),
+)
+
+_WALLBOX_FW5 = SmartChargingQuirks(
+    profile_kind="Absolute",
+    stack_level=0,
+    needs_remote_start=True,
+    trust_current_offered=False,
+    unsampled_measurands=("Current.Offered", "Power.Offered"),
+)
+
+_WALLBOX_FW6 = SmartChargingQuirks(
+    profile_kind="Relative",
+    stack_level=0,
+    needs_remote_start=False,
+    trust_current_offered=True,
+    unsampled_measurands=(),
+)
+
+_WALLBOX_FIRMWARE_RULES = (
+    FirmwareRule(
+        ("5.",),
+        _WALLBOX_FW5,
+        "field notes Q4/Q15: evcc-io/evcc#15581, #15535, #16768, #15864 (Pulsar Plus 5.17.87)",
+    ),
+    FirmwareRule(
+        ("6.",),
+        _WALLBOX_FW6,
+        "field notes Q5: evcc-io/evcc#25042 (FW 6.x takes Relative profiles)",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +181,20 @@ class ChargerModel:
     by :mod:`chargedeck.domain.masking`. Wallbox: ``WebSocketPassword`` and ``PUK`` (field
     notes §2.2, evcc dumps)."""
 
+    smart_charging: SmartChargingQuirks = GENERIC_SMART_CHARGING
+    """How the model takes limit profiles when no firmware rule matches."""
+
+    firmware_rules: tuple[FirmwareRule, ...] = field(default=())
+    """Firmware-specific smart-charging behaviour, first matching prefix wins."""
+
+    def smart_charging_for(self, firmware_version: str | None) -> SmartChargingQuirks:
+        """The smart-charging behaviour of this model running ``firmware_version``."""
+        version = (firmware_version or "").strip().lstrip("vV")
+        for rule in self.firmware_rules:
+            if any(version.startswith(prefix) for prefix in rule.prefixes):
+                return rule.quirks
+        return self.smart_charging
+
 
 def _wallbox(name: str, *prefixes: str, phases: tuple[int, ...] = (1, 3)) -> ChargerModel:
     """A Wallbox row: the family shares UID order, current rules, free-vend tag and secrets."""
@@ -109,6 +211,9 @@ def _wallbox(name: str, *prefixes: str, phases: tuple[int, ...] = (1, 3)) -> Cha
         placeholder_id_tag=WALLBOX_AUTH_DISABLED_ID_TAG,
         supports_connector_zero_reservation=False,
         secret_configuration_keys=_WALLBOX_SECRET_KEYS,
+        # Unknown firmware: the FW 6.x behaviour, the current Wallbox line (field notes Q5).
+        smart_charging=_WALLBOX_FW6,
+        firmware_rules=_WALLBOX_FIRMWARE_RULES,
     )
 
 

@@ -33,6 +33,7 @@ from chargedeck.store.registrations import RegistrationLookup
 from chargedeck.store.rejections import ConnectionRejections
 from chargedeck.store.reservations import Reservations
 from chargedeck.store.security_records import SecurityRecords
+from chargedeck.store.sites import Sites
 from chargedeck.store.tariffs import Tariffs
 from chargedeck.store.transactions import Transactions
 from chargedeck.store.unknown_id_tags import UnknownIdTags
@@ -64,6 +65,7 @@ class Store:
         self.acceptance_reports = AcceptanceReports(database)
         self.firmware = Firmware(database)
         self.diagnostics = Diagnostics(database)
+        self.sites = Sites(database)
         self.writer = writer
 
     async def close(self) -> None:

@@ -183,6 +183,9 @@ transactions = sa.Table(
     sa.Column("reconciled_at", UtcDateTime),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    # The operator's charging mode for this session (fast, min_solar, solar), overriding the
+    # charger's placement mode; NULL = the placement's.
+    sa.Column("charging_mode", sa.Text),
     # DESIGN §6: a repeated StartTransaction.req returns the transaction this key already has.
     sa.UniqueConstraint(
         "charge_point_id", "connector_id", "id_tag", "meter_start", "started_at", name="uq_start"
@@ -628,3 +631,147 @@ sa.Index(
     acceptance_reports.c.charge_point_id,
     acceptance_reports.c.id,
 )
+
+# ---- smart charging and site load management (DESIGN §7, docs/smart-charging.md) --------------
+
+sites = sa.Table(
+    "sites",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    # How the budget of a circuit is shared: equal, priority, first_come (domain/load_management).
+    sa.Column("strategy", sa.Text, nullable=False),
+    # Amps per phase assumed taken by the household when no fresh grid meter reading exists:
+    # the fail-safe budget is the fuse minus this (domain/charging_modes.py).
+    sa.Column("household_reserve_a", sa.Float, nullable=False, server_default="0"),
+    # A grid or solar reading older than this is stale: the site falls back to the safe limit.
+    sa.Column("meter_stale_after_s", sa.Integer, nullable=False, server_default="60"),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("strategy IN ('equal', 'priority', 'first_come')", name="strategy"),
+)
+
+circuits = sa.Table(
+    "circuits",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    # NULL for the site's grid connection (one per site); otherwise the board it hangs from.
+    sa.Column("parent_id", sa.Integer, sa.ForeignKey("circuits.id", ondelete="CASCADE")),
+    sa.Column("name", sa.Text, nullable=False),
+    # Per-phase current limits in A (a single-phase circuit has 0 on the phases it lacks).
+    sa.Column("limit_l1_a", sa.Float, nullable=False),
+    sa.Column("limit_l2_a", sa.Float, nullable=False),
+    sa.Column("limit_l3_a", sa.Float, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("site_id", "name"),
+)
+sa.Index("ix_circuits_site_id", circuits.c.site_id)
+
+charger_placements = sa.Table(
+    "charger_placements",
+    metadata,
+    sa.Column(
+        "charge_point_id",
+        sa.Text,
+        sa.ForeignKey("charge_points.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column(
+        "circuit_id", sa.Integer, sa.ForeignKey("circuits.id", ondelete="CASCADE"), nullable=False
+    ),
+    # Which grid phase each charger phase is wired to: L1L2L3, L2L3L1, L3L1L2 (rotation of a
+    # three-phase charger) or L1, L2, L3 (a single-phase charger).
+    sa.Column("phase_rotation", sa.Text, nullable=False),
+    # Higher is served first under the priority strategy.
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    # fast, min_solar, solar (domain/charging_modes.py); a session may override it.
+    sa.Column("mode", sa.Text, nullable=False, server_default="fast"),
+    sa.Column("placed_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint(
+        "phase_rotation IN ('L1L2L3', 'L2L3L1', 'L3L1L2', 'L1', 'L2', 'L3')", name="phase_rotation"
+    ),
+    sa.CheckConstraint("mode IN ('fast', 'min_solar', 'solar')", name="mode"),
+)
+sa.Index("ix_charger_placements_circuit_id", charger_placements.c.circuit_id)
+
+charger_limits = sa.Table(
+    "charger_limits",
+    metadata,
+    # The operator's own cap for one charger (all its connectors), as typed: A per phase or kW.
+    sa.Column(
+        "charge_point_id",
+        sa.Text,
+        sa.ForeignKey("charge_points.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("unit", sa.Text, nullable=False),
+    sa.Column("set_at", UtcDateTime, nullable=False),
+    sa.CheckConstraint("unit IN ('A', 'kW')", name="unit"),
+)
+
+charging_profiles = sa.Table(
+    "charging_profiles",
+    metadata,
+    # Every SetChargingProfile ChargeDeck sent and what became of it: the profiles a charger
+    # holds are the accepted rows not cleared or replaced; ChargeDeck's own composite schedule
+    # is computed from them (domain/charging_profiles.py).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("charging_profile_id", sa.Integer, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("stack_level", sa.Integer, nullable=False),
+    sa.Column("transaction_id", sa.Integer),
+    # The csChargingProfiles object as sent (OCPP JSON, camelCase).
+    sa.Column("profile", sa.Text, nullable=False),
+    # operator, load_control, fail_safe
+    sa.Column("origin", sa.Text, nullable=False),
+    # unanswered, accepted, rejected, not_supported, replaced, cleared
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+    sa.Column("answered_at", UtcDateTime),
+    sa.Column("ended_at", UtcDateTime),
+    sqlite_autoincrement=True,
+)
+sa.Index(
+    "ix_charging_profiles_charge_point_id_status",
+    charging_profiles.c.charge_point_id,
+    charging_profiles.c.status,
+)
+
+site_readings = sa.Table(
+    "site_readings",
+    metadata,
+    # The latest grid meter or solar reading of a site (one row per site and kind).
+    sa.Column("site_id", sa.Integer, sa.ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
+    # grid: per-phase current in A, import positive, export negative; solar: production in W.
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("l1_a", sa.Float),
+    sa.Column("l2_a", sa.Float),
+    sa.Column("l3_a", sa.Float),
+    sa.Column("power_w", sa.Float),
+    # api or mqtt
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("measured_at", UtcDateTime, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.PrimaryKeyConstraint("site_id", "kind"),
+    sa.CheckConstraint("kind IN ('grid', 'solar')", name="kind"),
+)
+
+limit_alerts = sa.Table(
+    "limit_alerts",
+    metadata,
+    # A connector that kept drawing above its limit for longer than the alert window.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("connector_id", sa.Integer, nullable=False),
+    sa.Column("limit_a", sa.Float, nullable=False),
+    sa.Column("measured_a", sa.Float, nullable=False),
+    sa.Column("over_since", UtcDateTime, nullable=False),
+    sa.Column("raised_at", UtcDateTime, nullable=False),
+    sa.Column("cleared_at", UtcDateTime),
+    sa.Column("explanation", sa.Text, nullable=False),
+)
+sa.Index("ix_limit_alerts_charge_point_id", limit_alerts.c.charge_point_id)
