@@ -8,9 +8,10 @@
 
 Bootstrap creates `.venv` on first use and runs `pip install -e '.[test]'` again only when
 pyproject.toml changed since the last install (a hash stamp lives in .venv). `test` also runs
-`npm ci` in tests/peers when its lock file changed and starts the local PostgreSQL when
-127.0.0.1:5432 does not answer. Nothing here prompts: CI runs it with no standard input.
-Standard library only, so that it runs before anything is installed.
+`npm ci` in tests/peers when its lock file changed, starts the local PostgreSQL when
+127.0.0.1:5432 does not answer and Mosquitto (MQTT) when 127.0.0.1:1883 does not. Nothing
+here prompts: CI runs it with no standard input. Standard library only, so that it runs
+before anything is installed.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ MIN_NODE_MAJOR = 18  # ocpp-rpc 2.2.1 needs Node >= 17.3 (AbortSignal); 18 is th
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432
 PG_START_TIMEOUT_S = 60.0  # a cold cluster start with crash recovery takes a few seconds
+
+# The machine's Mosquitto: tests/server/test_mqtt_input.py publishes readings to it.
+MQTT_HOST = "127.0.0.1"
+MQTT_PORT = 1883  # the IANA port of unencrypted MQTT
+MQTT_START_TIMEOUT_S = 10.0  # mosquitto binds its port well within a second
+MOSQUITTO_PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")  # sbin: not on every PATH
 
 BENCH_SCRIPT = ROOT / "bench" / "run.py"
 
@@ -169,18 +176,23 @@ def node_major(node: str) -> int:
         return 0
 
 
-def install_node_with_apt() -> bool:
-    """On a Debian CI machine running as root, install Node.js and npm; else do nothing."""
+def install_with_apt(missing: str, *packages: str) -> bool:
+    """On a Debian CI machine running as root, install the packages; else do nothing."""
     if os.environ.get("CI") != "true" or not hasattr(os, "geteuid") or os.geteuid() != 0:
         return False
     if shutil.which("apt-get") is None:
         return False
-    say("node/npm not found; CI=true and root: apt-get install -y nodejs npm")
+    say(f"{missing} not found; CI=true and root: apt-get install -y {' '.join(packages)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "nodejs", "npm"]):
+    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
         if subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, check=False).returncode != 0:
             return False
     return True
+
+
+def install_node_with_apt() -> bool:
+    """On a Debian CI machine running as root, install Node.js and npm; else do nothing."""
+    return install_with_apt("node/npm", "nodejs", "npm")
 
 
 def ensure_npm_peers() -> None:
@@ -254,6 +266,61 @@ def ensure_postgres() -> None:
     )
 
 
+def mosquitto_ready() -> bool:
+    """True when something accepts connections on MQTT_HOST:MQTT_PORT."""
+    try:
+        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def find_mosquitto() -> str | None:
+    found = shutil.which("mosquitto")
+    if found is not None:
+        return found
+    return next((place for place in MOSQUITTO_PLACES if os.access(place, os.X_OK)), None)
+
+
+def ensure_mosquitto() -> None:
+    """Start an MQTT broker on MQTT_HOST:MQTT_PORT if none answers; fail loudly if none can be
+    had (the MQTT input tests must fail rather than skip, like the PostgreSQL ones). The tests
+    also start brokers of their own and publish with mosquitto_pub, so both must be installed."""
+    mosquitto = find_mosquitto()
+    if (mosquitto is None or shutil.which("mosquitto_pub") is None) and install_with_apt(
+        "mosquitto or mosquitto_pub", "mosquitto", "mosquitto-clients"
+    ):
+        mosquitto = find_mosquitto()
+    if shutil.which("mosquitto_pub") is None:
+        fail(
+            "mosquitto_pub is not installed; the MQTT input tests publish with it. Install it "
+            "from the machine's packages (Debian: `sudo apt-get install mosquitto-clients`)."
+        )
+    if mosquitto is None:
+        fail(
+            f"mosquitto is not installed; the MQTT input tests need it (on {MQTT_HOST}:"
+            f"{MQTT_PORT} and on ports of their own). Install it from the machine's packages "
+            "(Debian: `sudo apt-get install mosquitto`)."
+        )
+    if mosquitto_ready():
+        return
+    say(f"no MQTT broker answers on {MQTT_HOST}:{MQTT_PORT}; starting {mosquitto} -d")
+    # Without a configuration file Mosquitto 2 listens on the loopback interface only.
+    argv = [mosquitto, "-d", "-p", str(MQTT_PORT)]
+    subprocess.run(argv, stdin=subprocess.DEVNULL, check=False)
+    deadline = time.monotonic() + MQTT_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if mosquitto_ready():
+            say("Mosquitto is up")
+            return
+        time.sleep(0.2)
+    fail(
+        f"Mosquitto did not accept connections on {MQTT_HOST}:{MQTT_PORT} within "
+        f"{MQTT_START_TIMEOUT_S:.0f} s after `{' '.join(argv)}` (is the port taken, or is a "
+        "system service holding it?). The MQTT input tests need it."
+    )
+
+
 def static_checks() -> list[tuple[str, list[str | Path]]]:
     py = VENV_PYTHON
     return [
@@ -292,6 +359,7 @@ def command_test(args: Sequence[str]) -> int:
         ensure_venv()
         ensure_npm_peers()
         ensure_postgres()
+        ensure_mosquitto()
     pytest_args = list(args) if args else ["-q"]
     pytest: list[str | Path] = [VENV_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args]
     return run_steps([*static_checks(), ("pytest", pytest)])

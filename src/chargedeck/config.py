@@ -123,8 +123,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """Site recomputation waits this long after the first event (status, meter value, reading,
     operator change) so a burst of events costs one recomputation (DESIGN §7)."""
     limit_dead_band_a: Annotated[float, msgspec.Meta(ge=0)] = 1.0
-    """A connector's new limit is sent only when it differs from the one in force by at least
-    this many amps (or pauses/resumes it): a noisy meter must not rewrite profiles (flash wear)."""
+    """A raise of no more than this many amps is not sent, nor a cut of no more than this while
+    the limits in force still fit every circuit (pauses and resumes always are): a noisy meter
+    must not rewrite profiles (flash wear). 1 A: the step of whole-amp chargers (Wallbox)."""
     limit_lease_s: PositiveSeconds = 300.0
     """A limit above a connector's safe share is sent with a schedule that ends this long after
     it is sent, and renewed while ChargeDeck runs: if ChargeDeck is lost the charger falls back
@@ -136,6 +137,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     limit_alert_margin_a: Annotated[float, msgspec.Meta(ge=0)] = 1.0
     """Measured current may exceed the limit by this much before it counts as over (field notes
     Q6: "Current.Import vs. limit + 1 A")."""
+    limit_min_interval_s: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    """Least time between two limit profiles to one charger, for every model; unset: each
+    charger model's own (domain/charger_models ``min_profile_interval_s``, 30 s: flash wear)."""
     nominal_voltage_v: Annotated[float, msgspec.Meta(gt=0)] = 230.0
     """Phase-to-neutral voltage used to convert between kW and A when a charger reports none."""
     solar_start_delay_s: Annotated[float, msgspec.Meta(ge=0)] = 120.0
@@ -191,7 +195,7 @@ class SettingSource:
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(Settings.__struct_fields__)
-_SECRET_KEYS: frozenset[str] = frozenset()
+_SECRET_KEYS: frozenset[str] = frozenset({"mqtt_url"})  # may carry USER:PASSWORD@
 
 
 def _field_type(key: str) -> Any:

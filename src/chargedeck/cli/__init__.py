@@ -20,11 +20,13 @@ from rich.table import Table
 from chargedeck.cli import (
     acceptance,
     certs,
+    charging_profiles,
     configuration_memory,
     id_tags,
     local_lists,
     operations_files,
     reservations,
+    sites,
     triggers,
 )
 from chargedeck.cli._support import (
@@ -62,12 +64,14 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(certs.app, name="certs")
 app.add_typer(local_lists.app, name="local-list")
 app.add_typer(reservations.app, name="reservations")
+app.add_typer(sites.app, name="sites")
 app.add_typer(tariffs_app, name="tariffs")
 app.add_typer(export_app, name="export")
 app.add_typer(configuration_memory.config_app, name="config")
 app.add_typer(configuration_memory.templates_app, name="templates")
 app.add_typer(configuration_memory.bulk_app, name="bulk")
 app.add_typer(triggers.app)  # chargedeck trigger, chargedeck trigger-bulk
+app.add_typer(charging_profiles.app, name="charging-profiles")
 app.add_typer(acceptance.app)  # chargedeck check
 app.add_typer(operations_files.firmware_app, name="firmware")
 app.add_typer(operations_files.diagnostics_app, name="diagnostics")
@@ -152,6 +156,10 @@ def charge_points_add(
             "(default: 1 with a password, else 0)",
         ),
     ] = None,
+    site: Annotated[
+        str | None,
+        typer.Option("--site", help="Place it on this site's grid connection (L1L2L3)"),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -172,8 +180,9 @@ def charge_points_add(
         raise fail(f"security profile {int(profile)} needs --password or --generate-password")
 
     async def work(store: Any) -> Any:
+        grid = None if site is None else await sites.grid_connection(store, site)
         try:
-            return await store.charge_points.add_charge_point(
+            record = await store.charge_points.add_charge_point(
                 checked,
                 Registration.REGISTERED,
                 now(),
@@ -182,9 +191,14 @@ def charge_points_add(
             )
         except store_errors.AlreadyExists:
             raise fail(f"charge point {checked!r} is already registered") from None
+        if grid is not None:
+            await sites.place(store, checked, grid)
+        return record
 
     record = run_store(config, work)
     sentence = f"registered charge point {record.id} (security profile {int(profile)})"
+    if site is not None:
+        sentence += f"\nplaced on site {site}, circuit grid (L1L2L3)"
     if generate_password and password is not None:
         sentence += f"\npassword (shown once; type it into the charger): {password}"
     elif profile is SecurityProfile.NONE:
@@ -385,6 +399,7 @@ def charge_points_adopt(
 
 
 id_tags.add_charge_point_commands(charge_points_app)
+sites.add_charge_point_commands(charge_points_app)
 
 
 # ---- transactions ----------------------------------------------------------------------------

@@ -247,6 +247,7 @@ async def close_with_last_reading(
         now=services.clock.now(),
     )
     if closed:
+        services.load_control.on_transaction_stopped(transaction.charge_point_id, transaction.id)
         log.warning(
             "charge point %s: transaction %d (connector %d, id tag %s) closed by ChargeDeck "
             "(%s) with %s",

@@ -33,3 +33,60 @@ def energy_import_register_wh(
     elif unit != "Wh":
         return None
     return math.floor(number + 0.5)
+
+
+CURRENT_IMPORT = "Current.Import"
+CURRENT_OFFERED = "Current.Offered"
+POWER_ACTIVE_IMPORT = "Power.Active.Import"
+_PHASES = ("L1", "L2", "L3")
+
+
+def _number(value: str) -> float | None:
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def currents_from_samples(
+    samples: list[tuple[str | None, str | None, str | None, str]],
+    *,
+    voltage_v: float,
+    phases_wired: int,
+) -> tuple[tuple[float, ...], float | None]:
+    """What a connector draws per phase and what it offers, in A, from one MeterValue's samples
+    ``(measurand, unit, phase, value)``; ``((), None)`` when they say nothing about current.
+
+    Current.Import per phase L1/L2/L3 (OCPP 1.6 §7.31; a sample without a phase is the one
+    figure for all phases; ``-N`` suffixes name the same conductor). Without any Current.Import,
+    Power.Active.Import (W or kW, all phases) is turned into amps per phase over
+    ``phases_wired`` at ``voltage_v``: a charger that samples only power can still be checked
+    against its limit (issue 6: "Current.Import / Power.Active.Import samples").
+    Current.Offered is the limit the charger says it offers the car (field notes §3).
+    """
+    per_phase: dict[str, float] = {}
+    single: float | None = None
+    offered: float | None = None
+    power_w: float | None = None
+    for measurand, unit, phase, value in samples:
+        number = _number(value)
+        if number is None:
+            continue
+        if measurand == CURRENT_IMPORT and unit in (None, "A"):
+            conductor = (phase or "").removesuffix("-N")
+            if conductor in _PHASES:
+                per_phase[conductor] = number
+            elif not phase:
+                single = number
+        elif measurand == CURRENT_OFFERED and unit in (None, "A"):
+            offered = number
+        elif measurand == POWER_ACTIVE_IMPORT and not phase and unit in (None, "W", "kW"):
+            power_w = number * 1000.0 if unit == "kW" else number
+    if per_phase:
+        return tuple(per_phase[p] for p in _PHASES if p in per_phase), offered
+    if single is not None:
+        return (single,), offered
+    if power_w is not None and phases_wired > 0 and voltage_v > 0:
+        return (power_w / (voltage_v * phases_wired),), offered
+    return (), offered

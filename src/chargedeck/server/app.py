@@ -28,6 +28,7 @@ from chargedeck.server.accounts import ensure_first_admin, first_admin_notice
 from chargedeck.server.api.app import build_api
 from chargedeck.server.files import FileEndpoint, bind_files_socket
 from chargedeck.server.ftp import FtpEndpoint
+from chargedeck.server.mqtt import MqttInput
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.server.tls_acceptor import TlsAcceptor
@@ -115,11 +116,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         files_base_url=files_base_url,
         ftp_base_url=ftp_base_url,
     )
+    services.load_control.start(services)
     guard = ConnectionGuard(store, settings, services.clock)
     guard.start()
     ocpp_server = OcppServer(services, guard, transport_factory(settings.ocpp_transport))
     http_server: _EmbeddedUvicorn | None = None
     files_endpoint: FileEndpoint | None = None
+    mqtt_input: MqttInput | None = None
     reload_task: asyncio.Task[None] | None = None
     try:
         first_admin_password = await ensure_first_admin(store, services.clock)
@@ -207,6 +210,17 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 ftp_port,
                 ftp_base_url,
             )
+        if settings.mqtt_url:
+            try:
+                mqtt_input = MqttInput(
+                    services,
+                    mqtt_url=settings.mqtt_url,
+                    topic_prefix=settings.mqtt_topic_prefix,
+                )
+            except ValueError as exc:
+                raise StartupError(str(exc)) from None
+            # Subscribes in the background: a broker that is down is retried, not fatal.
+            mqtt_input.start()
         await stop_event.wait()
         log.info("shutting down: finishing messages in flight")
     finally:
@@ -222,7 +236,10 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             files_socket.close()
         if ftp_endpoint is not None:
             await ftp_endpoint.stop()
+        if mqtt_input is not None:
+            await mqtt_input.stop()
         await guard.close()
+        await services.load_control.close()
         await store.close()
         log.info("stopped")
 

@@ -436,6 +436,8 @@ class OcppServer:
     def _closed(self, connection: ChargePointConnection) -> None:
         self._connections.discard(connection)
         self._services.stations.detach(connection)
+        if self._services.stations.get(connection.state.charge_point_id) is None:
+            self._services.load_control.on_disconnected(connection.state.charge_point_id)
 
     # ---- shutdown ----------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from chargedeck.store.batch_writer import (
 )
 from chargedeck.store.certificates import Certificates
 from chargedeck.store.charge_points import ChargePoints
+from chargedeck.store.charging_profiles import ChargingProfiles
 from chargedeck.store.configuration import ChargerConfiguration
 from chargedeck.store.configuration_memory import ConfigurationMemory
 from chargedeck.store.connectors import Connectors
@@ -66,6 +67,7 @@ class Store:
         self.firmware = Firmware(database)
         self.diagnostics = Diagnostics(database)
         self.sites = Sites(database)
+        self.charging_profiles = ChargingProfiles(database)
         self.writer = writer
 
     async def close(self) -> None:

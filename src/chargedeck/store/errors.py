@@ -19,6 +19,12 @@ class AlreadyExists(StoreError):
     """A row with this key exists already (for example adding a charge point twice)."""
 
 
+class Conflict(StoreError):
+    """The change would break a rule between rows that the caller can fix: a site name taken, a
+    second grid connection, a circuit that would become its own ancestor, a circuit that still
+    has chargers on it. The message says what to change."""
+
+
 class ConstraintViolation(StoreError):
     """The database refused a row: a constraint of ``schema.py`` forbids it.
 

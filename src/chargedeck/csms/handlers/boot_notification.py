@@ -72,6 +72,8 @@ async def handle_boot_notification(
     )
     state.boot_status = status.value
     on_boot(services, state, now)
+    # Every accepted boot gets its fail-safe limit again (field notes Q3, csms/load_control.py).
+    services.load_control.on_boot(state)
     # The firmware version the charger boots with confirms or refutes its update (csms/firmware.py).
     await receive_boot_firmware(services, charge_point_id, request.firmware_version)
     return BootNotificationResponse(status=status, current_time=now, interval=interval)

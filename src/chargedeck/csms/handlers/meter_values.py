@@ -24,4 +24,7 @@ async def handle_meter_values(
         services.clock.now(),
     )
     await services.store.writer.write_meter_values(rows)
+    services.load_control.on_meter_values(
+        state.charge_point_id, request.connector_id, request.meter_value
+    )
     return _RESPONSE

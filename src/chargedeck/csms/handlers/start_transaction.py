@@ -17,6 +17,7 @@ from chargedeck.csms.id_tag_info import authorize_presented
 from chargedeck.csms.reservations import on_start_transaction
 from chargedeck.domain.ids import ConnectorId, IdTag
 from chargedeck.ocpp.v16.core import StartTransactionRequest, StartTransactionResponse
+from chargedeck.ocpp.v16.enums import AuthorizationStatus
 from chargedeck.store.records import StartTransactionRecord
 
 
@@ -42,4 +43,8 @@ async def handle_start_transaction(
         services.clock.now(),
     )
     await on_start_transaction(services, state, request, transaction_id)
+    if id_tag_info.status is AuthorizationStatus.ACCEPTED:
+        services.load_control.on_transaction_started(
+            state.charge_point_id, connector_id, transaction_id, request.timestamp
+        )
     return StartTransactionResponse(transaction_id=transaction_id, id_tag_info=id_tag_info)

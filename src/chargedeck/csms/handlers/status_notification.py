@@ -35,6 +35,9 @@ async def handle_status_notification(
             received_at=services.clock.now(),
         )
     )
+    services.load_control.on_status(
+        state.charge_point_id, request.connector_id, request.status.value
+    )
     if request.status is ChargePointStatus.PREPARING and request.connector_id > 0:
         on_connector_preparing(services, state, ConnectorId(request.connector_id))
     if request.status is ChargePointStatus.AVAILABLE and request.connector_id > 0:

@@ -46,6 +46,11 @@ async def handle_stop_transaction(
         rows,
         now,
     )
+    # OCPP 1.6 §3.13.1: the charger deletes a transaction's TxProfiles when it stops.
+    await services.store.charging_profiles.end_transaction_profiles(
+        state.charge_point_id, request.transaction_id, now
+    )
+    services.load_control.on_transaction_stopped(state.charge_point_id, request.transaction_id)
     if outcome is not StopOutcome.STOPPED:
         log.warning(
             "charge point %s stopped transaction %s which is %s; accepted and recorded for "
