@@ -10,101 +10,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ocpp.routing import on
-from ocpp.v16 import call, call_result
-from ocpp.v16.enums import ChargingProfileStatus, ClearChargingProfileStatus
 
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, IdTag
 from chargedeck.store import open_store
 from tests.support.mqtt import BROKER_HOST, BROKER_PORT, publish
-from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
+from tests.support.ocpp_lib_charger import library_charger
 from tests.support.server import ServerProcess, running_server
+from tests.support.site_charger import SiteCharger, id_tag_of, until
 
 FUSE_A = 32.0
 STALE_AFTER_S = 3
-WAIT_S = 15.0
-
-
-class SiteCharger(LibraryCharger):
-    """Keeps the profiles it holds and tells which limit is in force."""
-
-    def __init__(self, charge_point_id: str, connection: Any) -> None:
-        super().__init__(charge_point_id, connection)
-        self.tx_default_a: float | None = None
-        self.tx_profile_a: float | None = None
-        self.transaction_id: int | None = None
-        self.on_profile: Callable[[], None] = lambda: None
-
-    @on("SetChargingProfile")
-    def on_set_charging_profile(
-        self, connector_id: int, cs_charging_profiles: dict[str, Any]
-    ) -> Any:
-        self.received.append(("SetChargingProfile", cs_charging_profiles))
-        schedule = cs_charging_profiles["charging_schedule"]
-        assert schedule["charging_rate_unit"] == "A"
-        limit = float(schedule["charging_schedule_period"][0]["limit"])
-        purpose = cs_charging_profiles["charging_profile_purpose"]
-        if purpose == "TxDefaultProfile":
-            assert connector_id == 0
-            self.tx_default_a = limit
-        else:
-            assert purpose == "TxProfile"
-            assert cs_charging_profiles["transaction_id"] == self.transaction_id
-            self.tx_profile_a = limit
-        self.on_profile()
-        return call_result.SetChargingProfile(status=ChargingProfileStatus.accepted)
-
-    @on("ClearChargingProfile")
-    def on_clear_charging_profile(self, **kwargs: Any) -> Any:
-        self.received.append(("ClearChargingProfile", kwargs))
-        return call_result.ClearChargingProfile(status=ClearChargingProfileStatus.accepted)
-
-    def limit_in_force(self) -> float:
-        """What the car may draw now: nothing without a transaction (OCPP 1.6 §3.13.2)."""
-        if self.transaction_id is None:
-            return 0.0
-        if self.tx_profile_a is not None:
-            return self.tx_profile_a
-        return self.tx_default_a if self.tx_default_a is not None else math.inf
-
-    async def boot(self) -> None:
-        await self.call(
-            call.BootNotification(charge_point_vendor="Generic", charge_point_model="AC22")
-        )
-        await self.status("Available")
-
-    async def status(self, status: str) -> None:
-        await self.call(
-            call.StatusNotification(connector_id=1, error_code="NoError", status=status)
-        )
-
-    async def start_charging(self) -> None:
-        answer = await self.call(
-            call.StartTransaction(
-                connector_id=1,
-                id_tag=_id_tag_of(self.id),
-                meter_start=0,
-                timestamp=datetime.now(UTC).isoformat(),
-            )
-        )
-        self.tx_profile_a = None
-        self.transaction_id = answer.transaction_id
-        await self.status("Charging")
-
-
-def _id_tag_of(charge_point_id: str) -> str:
-    """Each car its own card (one card may not run two transactions at once)."""
-    return f"CARD-{charge_point_id}"
 
 
 async def _setup_site(database_url: str, ids: list[str]) -> None:
@@ -119,7 +43,7 @@ async def _setup_site(database_url: str, ids: list[str]) -> None:
             now=now,
         )
         for charge_point_id in ids:
-            await store.id_tags.add_id_tag(IdTag(_id_tag_of(charge_point_id)), now=now)
+            await store.id_tags.add_id_tag(IdTag(id_tag_of(charge_point_id)), now=now)
             await store.charge_points.add_charge_point(
                 ChargePointId(charge_point_id), Registration.REGISTERED, now
             )
@@ -131,14 +55,6 @@ async def _setup_site(database_url: str, ids: list[str]) -> None:
             )
     finally:
         await store.close()
-
-
-async def _until(condition: Callable[[], bool], what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + WAIT_S
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting until {what}")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager
@@ -201,24 +117,24 @@ async def _scenario(server: ServerProcess, ids: list[str], prefix: str) -> None:
         for charger in chargers:
             await charger.boot()
         # Fail-safe at boot: each connector's share of the fuse if ChargeDeck is lost.
-        await _until(lambda: all(c.tx_default_a == 8.0 for c in chargers), "fail-safe 8 A each")
+        await until(lambda: all(c.tx_default_a == 8.0 for c in chargers), "fail-safe 8 A each")
 
         for charger in first_three:
             await charger.start_charging()
-        await _until(
+        await until(
             lambda: all(c.tx_profile_a == 10.6 for c in first_three), "three cars at 10.6 A"
         )
 
         # A fourth car plugs in: everyone gets a new limit before it starts.
         await fourth.status("Preparing")
-        await _until(lambda: all(c.tx_profile_a == 8.0 for c in first_three), "three at 8 A")
+        await until(lambda: all(c.tx_profile_a == 8.0 for c in first_three), "three at 8 A")
         await fourth.start_charging()
-        await _until(lambda: fourth.tx_profile_a == 8.0, "the fourth car at 8 A")
+        await until(lambda: fourth.tx_profile_a == 8.0, "the fourth car at 8 A")
 
         # The grid meter says the household takes 16 A: 16 A left for four cars, 4 A each is
         # below the 6 A floor, so two are paused and two get 8 A.
         await _publish_grid(prefix, 16.0)
-        await _until(
+        await until(
             lambda: sorted(c.tx_profile_a or 0.0 for c in chargers) == [0.0, 0.0, 8.0, 8.0],
             "two cars paused, two at 8 A",
         )
@@ -235,7 +151,7 @@ async def _scenario(server: ServerProcess, ids: list[str], prefix: str) -> None:
         assert "floor 6 A" in explanation
 
         # The meter falls silent: after STALE_AFTER_S every car is back to its safe limit.
-        await _until(lambda: all(c.tx_profile_a == 8.0 for c in chargers), "safe limit 8 A")
+        await until(lambda: all(c.tx_profile_a == 8.0 for c in chargers), "safe limit 8 A")
         assert violations == []
 
 

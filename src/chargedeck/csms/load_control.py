@@ -81,6 +81,10 @@ _KEY_RATE_UNITS = "ChargingScheduleAllowedChargingRateUnit"
 _KEY_MAX_STACK_LEVEL = "ChargeProfileMaxStackLevel"
 _KEY_WALLBOX_CEILING = "chargingALimitConn1"
 _KEY_CONNECTORS = "NumberOfConnectors"
+_KEY_MAX_PROFILES = "MaxChargingProfilesInstalled"
+
+_PHASE_IN_USE_A = 1.0
+"""A phase carrying at least this much current is in use (a car's idle draw is well below)."""
 
 Scope = int | str
 """What one recomputation covers: a site id, or the id of a charger placed on no site."""
@@ -160,12 +164,20 @@ class _Charger:
     rate_unit: RateUnit = "A"
     max_stack_level: int | None = None
     ceiling_a: float | None = None
+    single_profile: bool = False
+    """It holds one profile only (MaxChargingProfilesInstalled = 1, some Wallbox firmware, field
+    notes §2.1): the limit of a transaction then replaces the fail-safe TxDefaultProfile (same
+    id), unleased, and the fail-safe is sent again when the transaction ends."""
+    phases_in_use: int | None = None
+    """How many phases the car draws on, from per-phase Current.Import (a single-phase car on
+    a three-phase charger): kW limits and W profiles are converted with it."""
     connector_count: int = 1
     connectors: dict[int, _Connector] = field(default_factory=dict)
     last_profile_at: datetime | None = None
     fail_safe_a: float | None = None
     fail_safe_steps: tuple[str, ...] = ()
     fail_safe_status: str | None = None
+    fail_safe_sent_at: datetime | None = None
 
     def connector(self, connector_id: int) -> _Connector:
         found = self.connectors.get(connector_id)
@@ -339,6 +351,12 @@ class LoadControl:
         if not current_import_a:
             return
         connector.import_a = current_import_a
+        if len(current_import_a) > 1 and max(current_import_a) >= _PHASE_IN_USE_A:
+            in_use = sum(1 for amps in current_import_a if amps >= _PHASE_IN_USE_A)
+            if in_use != charger.phases_in_use:
+                # A kW limit means other amps now (and W profiles other numbers).
+                charger.phases_in_use = in_use
+                self._schedule_charger(charger)
         self._check_honoured(charger, connector_id, connector, at)
 
     # ---- operator and inputs ----------------------------------------------------------------
@@ -524,8 +542,16 @@ class LoadControl:
             charger.circuit_id = placed.circuit_id
             charger.grid_phases = _ROTATIONS.get(placed.phase_rotation, (0, 1, 2))
         keys = await store.configuration.values(
-            cp_id, (_KEY_RATE_UNITS, _KEY_MAX_STACK_LEVEL, _KEY_WALLBOX_CEILING, _KEY_CONNECTORS)
+            cp_id,
+            (
+                _KEY_RATE_UNITS,
+                _KEY_MAX_STACK_LEVEL,
+                _KEY_WALLBOX_CEILING,
+                _KEY_CONNECTORS,
+                _KEY_MAX_PROFILES,
+            ),
         )
+        charger.single_profile = _int_or_none(keys.get(_KEY_MAX_PROFILES)) == 1
         units = (keys.get(_KEY_RATE_UNITS) or "").replace(" ", "").split(",")
         charger.rate_unit = "W" if units == ["Power"] else "A"
         charger.max_stack_level = _int_or_none(keys.get(_KEY_MAX_STACK_LEVEL))
@@ -575,19 +601,77 @@ class LoadControl:
         assert services is not None
         limit = await services.store.sites.charger_limit(charger.charge_point_id)
         if limit is None:
+            # Neither a site nor an operator limit: what load control put on the charger goes.
             charger.fail_safe_steps = ()
             for connector in charger.connectors.values():
                 connector.limit_a = None
                 connector.steps = ()
+            await self._clear_own_profiles(charger)
             return
-        phases = len(charger.grid_phases)
+        phases = charger.phases_in_use or len(charger.grid_phases)
         amps, steps = self._operator_cap(charger, limit.value, limit.unit, phases)
+        if amps > charger.model.max_current_a:
+            amps = float(charger.model.max_current_a)
+            steps = (*steps, f"model maximum {charger.model.max_current_a} A")
         amps = _round_down(amps, charger.model)
         steps = (*steps, f"{_step_words(charger.model)} -> {_fmt(amps)} A")
         await self._send_fail_safe(charger, amps, steps)
         for connector in charger.connectors.values():
             connector.limit_a = amps if connector.active() else None
             connector.steps = steps if connector.active() else ()
+
+    async def _clear_own_profiles(self, charger: _Charger) -> None:
+        """Clear the fail-safe and dynamic profiles load control sent to ``charger`` (it left its
+        site and has no operator limit): it charges as it would without ChargeDeck's limits."""
+        services = self._services
+        assert services is not None
+        from chargedeck.csms.charging_profiles import (
+            FAIL_SAFE_PROFILE_ID,
+            clear_charging_profile,
+            load_control_profile_id,
+        )
+        from chargedeck.csms.commands import CommandError
+        from chargedeck.csms.stations import ChargePointDisconnected
+        from chargedeck.ocpp.errors import CallErrorReceived, CallTimeout, InvalidResponse
+
+        profile_ids = [FAIL_SAFE_PROFILE_ID] if charger.fail_safe_a is not None else []
+        profile_ids += [
+            load_control_profile_id(connector_id)
+            for connector_id, connector in charger.connectors.items()
+            if connector.sent_limit_a is not None
+        ]
+        if not (charger.connected and charger.booted):
+            return
+        for profile_id in profile_ids:
+            try:
+                await clear_charging_profile(
+                    services, charger.charge_point_id, charging_profile_id=profile_id
+                )
+            except (
+                CommandError,
+                ChargePointDisconnected,
+                CallErrorReceived,
+                CallTimeout,
+                InvalidResponse,
+            ) as exc:
+                log.warning(
+                    "charge point %s: clearing load control's profile %d failed: %s",
+                    charger.charge_point_id,
+                    profile_id,
+                    exc,
+                )
+                return
+        charger.fail_safe_a = None
+        charger.fail_safe_status = None
+        for connector in charger.connectors.values():
+            connector.sent_limit_a = None
+            connector.lease_until = None
+        if profile_ids:
+            log.info(
+                "charge point %s: on no site and without an operator limit: load control's "
+                "profiles cleared",
+                charger.charge_point_id,
+            )
 
     async def _recompute_site(self, layout: SiteLayout, chargers: list[_Charger]) -> None:
         services = self._services
@@ -716,6 +800,9 @@ class LoadControl:
                 for connector_id in charger.connector_ids()
                 if ConnectorKey(charger.charge_point_id, connector_id) in plan.safe
             ]
+            holds_a_limit = any(c.sent_limit_a is not None for c in charger.connectors.values())
+            if charger.single_profile and holds_a_limit:
+                continue  # its one profile is the transaction's limit until it ends
             if shares and charger.connected and charger.booted:
                 lowest = min(shares, key=lambda allocation: allocation.limit_a)
                 fail_safe_work.append(self._send_fail_safe(charger, lowest.limit_a, lowest.steps))
@@ -741,7 +828,7 @@ class LoadControl:
         cap_reason = f"model maximum {charger.model.max_current_a} A"
         if limit is not None:
             amps, words = self._operator_cap(
-                charger, limit.value, limit.unit, len(charger.grid_phases)
+                charger, limit.value, limit.unit, charger.phases_in_use or len(charger.grid_phases)
             )
             if amps < cap_a:
                 cap_a, cap_reason = amps, "; ".join(words)
@@ -810,29 +897,39 @@ class LoadControl:
         """TxProfile for the connector's transaction (OCPP 1.6 §3.13.2)."""
         services = self._services
         assert services is not None
-        from chargedeck.csms.charging_profiles import load_control_profile_id
+        from chargedeck.csms.charging_profiles import (
+            FAIL_SAFE_PROFILE_ID,
+            load_control_profile_id,
+        )
 
         charger = send.charger
         connector = charger.connector(send.connector_id)
         if connector.transaction_id is None or charger.quirks is None:
             return
         now = services.clock.now()
-        lease_s = services.settings.limit_lease_s if send.update.leased else None
+        single = charger.single_profile
+        lease_s = services.settings.limit_lease_s if send.update.leased and not single else None
         profile = build_limit_profile(
-            charging_profile_id=load_control_profile_id(send.connector_id),
-            purpose="TxProfile",
+            charging_profile_id=(
+                FAIL_SAFE_PROFILE_ID if single else load_control_profile_id(send.connector_id)
+            ),
+            purpose="TxDefaultProfile" if single else "TxProfile",
             limit_a=send.update.limit_a,
-            phases=len(charger.grid_phases),
+            phases=charger.phases_in_use or len(charger.grid_phases),
             rate_unit=charger.rate_unit,
             voltage_v=services.settings.nominal_voltage_v,
             quirks=charger.quirks,
             now=now,
-            transaction_id=connector.transaction_id,
+            transaction_id=None if single else connector.transaction_id,
             transaction_started_at=connector.started_at,
             lease_s=lease_s,
             max_stack_level=charger.max_stack_level,
         )
-        status = await self._deliver(charger, send.connector_id, profile, "load_control")
+        status = await self._deliver(
+            charger, 0 if single else send.connector_id, profile, "load_control"
+        )
+        if single and status == "accepted":
+            charger.fail_safe_a = None  # replaced: sent again when the transaction ends
         charger.last_profile_at = now
         connector.profile_status = status
         connector.sent_at = now
@@ -868,7 +965,7 @@ class LoadControl:
             charging_profile_id=FAIL_SAFE_PROFILE_ID,
             purpose="TxDefaultProfile",
             limit_a=limit_a,
-            phases=len(charger.grid_phases),
+            phases=charger.phases_in_use or len(charger.grid_phases),
             rate_unit=charger.rate_unit,
             voltage_v=services.settings.nominal_voltage_v,
             quirks=charger.quirks,
@@ -877,6 +974,7 @@ class LoadControl:
         )
         status = await self._deliver(charger, 0, profile, "fail_safe")
         charger.fail_safe_status = status
+        charger.fail_safe_sent_at = now
         charger.last_profile_at = now
         if status == "accepted":
             charger.fail_safe_a = limit_a
@@ -943,9 +1041,12 @@ class LoadControl:
         services = self._services
         assert services is not None
         settings = services.settings
-        limit = connector.sent_limit_a
+        # The transaction's own limit, else the TxDefaultProfile it charges under.
+        limit, sent_at = connector.sent_limit_a, connector.sent_at
+        if limit is None and charger.fail_safe_a is not None:
+            limit, sent_at = charger.fail_safe_a, charger.fail_safe_sent_at
         measured = connector.measured_a
-        if limit is None or measured is None or connector.sent_at is None:
+        if limit is None or measured is None or sent_at is None:
             return
         if measured <= limit + settings.limit_alert_margin_a:
             connector.over_since = None
@@ -954,7 +1055,7 @@ class LoadControl:
                 self._spawn(self._clear_alert(charger, connector_id), self._alert_tasks)
             return
         if connector.over_since is None:
-            connector.over_since = max(at, connector.sent_at)
+            connector.over_since = max(at, sent_at)
             return
         if connector.alert_raised:
             return
