@@ -86,6 +86,10 @@ _KEY_MAX_PROFILES = "MaxChargingProfilesInstalled"
 _PHASE_IN_USE_A = 1.0
 """A phase carrying at least this much current is in use (a car's idle draw is well below)."""
 
+STORE_WATCH_INTERVAL_S = 30.0
+"""How often the managed chargers are read again (a placement made with the CLI while the server
+runs takes effect within this time)."""
+
 Scope = int | str
 """What one recomputation covers: a site id, or the id of a charger placed on no site."""
 
@@ -219,12 +223,28 @@ class LoadControl:
     def start(self, services: CsmsServices) -> None:
         """Begin: from now on events are acted on."""
         self._services = services
-        self._spawn(self._refresh_managed())
+        self._spawn(self._watch_store())
+
+    async def _watch_store(self) -> None:
+        """Read which chargers are managed now and every ``STORE_WATCH_INTERVAL_S``: the CLI
+        writes sites and placements to the store directly, with no word to a running server."""
+        while self._services is not None:
+            await self._refresh_managed()
+            await asyncio.sleep(STORE_WATCH_INTERVAL_S)
 
     async def _refresh_managed(self) -> None:
         services = self._services
-        if services is not None:
-            self._managed = frozenset(await services.store.sites.managed_charge_point_ids())
+        if services is None:
+            return
+        before = self._managed
+        self._managed = frozenset(await services.store.sites.managed_charge_point_ids())
+        if before is None:
+            return
+        # Newly placed or limited ones start; those that left clear what load control sent.
+        for charge_point_id in self._managed ^ before:
+            charger = self._charger(ChargePointId(charge_point_id))
+            charger.loaded = False
+            await self._reload_and_schedule(charger)
 
     def _manages(self, charge_point_id: str) -> bool:
         return self._services is not None and (
