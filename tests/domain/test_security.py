@@ -129,6 +129,18 @@ def test_profile_0_asks_for_nothing() -> None:
     assert decision == Admission(SecurityProfile.NONE, None, False, False)
 
 
+def test_profile_0_ignores_credentials_when_chargedeck_holds_no_password() -> None:
+    decision = admit(
+        CP, security(SecurityProfile.NONE, key=None), PLAIN_WITH_PASSWORD, SecurityProfile.NONE
+    )
+    assert decision == Admission(SecurityProfile.NONE, None, False, False)
+
+
+def test_profile_0_checks_a_password_sent_anyway_when_chargedeck_holds_one() -> None:
+    decision = admit(CP, security(SecurityProfile.NONE), PLAIN_WITH_PASSWORD, SecurityProfile.NONE)
+    assert decision == Admission(SecurityProfile.NONE, HASH, False, False)
+
+
 def test_profile_1_checks_the_password_against_the_stored_hash() -> None:
     decision = admit(
         CP, security(SecurityProfile.BASIC_AUTH), PLAIN_WITH_PASSWORD, SecurityProfile.NONE

@@ -250,6 +250,24 @@ async def test_profile_1_refusals_are_401_and_recorded_with_their_reason(
     assert PASSWORD not in server.log_text()
 
 
+async def test_a_password_set_on_a_profile_0_charger_is_checked_when_the_charger_sends_one(
+    database_url: str,
+) -> None:
+    add_charge_point(database_url, "WB-0")
+    with running_server(database_url, NO_BACKOFF) as server:
+        async with server.async_api_client() as api:
+            answer = await api.put("/charge-points/WB-0/password", json={"password": PASSWORD})
+            assert answer.status_code == 200, answer.text
+        url = server.ocpp_url
+        assert await refused_status(url, "WB-0", headers=basic("WB-0", b"not-the-password!")) == 401
+        assert wait_for_rejection(server, "WB-0", "wrong_password")["count"] == 1
+        assert await boots(url, "WB-0", headers=basic("WB-0", PASSWORD.encode())) == (
+            RegistrationStatus.accepted
+        )
+        # Profile 0 still lets in a charger that sends nothing (not yet given the password).
+        assert await boots(url, "WB-0") == RegistrationStatus.accepted
+
+
 async def test_repeated_failures_are_rate_limited_with_429(database_url: str) -> None:
     add_charge_point(database_url, "WB-1", "--password", PASSWORD)
     args = ("--auth-failures-before-backoff", "3")

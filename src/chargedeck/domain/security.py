@@ -436,8 +436,14 @@ def _admit_with(
 ) -> Admission | Rejection:
     used = connection_profile(presented)
     if profile is SecurityProfile.NONE:
-        # Profile 0 asks for nothing; credentials a charger sends anyway are ignored.
-        return Admission(profile, None, False, False)
+        # Profile 0 asks for nothing, and credentials a charger sends anyway are ignored,
+        # unless ChargeDeck holds a password for it: a charger that sends one is then set up
+        # for profile 1 and the password must be right (a wrong one is refused, not waved
+        # through because profile 0 would not have asked; e.g. a password set while the
+        # charger was still on profile 0).
+        if presented.credentials is None or security.authorization_key_hash is None:
+            return Admission(profile, None, False, False)
+        return _check_basic(charge_point_id, profile, security, presented)
     if profile.uses_tls and not presented.tls:
         return Rejection(
             RejectionReason.PROFILE_REQUIRES_TLS,
