@@ -26,6 +26,7 @@ from chargedeck.cli import (
     local_lists,
     operations_files,
     reservations,
+    simulate,
     sites,
     triggers,
 )
@@ -73,6 +74,7 @@ app.add_typer(configuration_memory.bulk_app, name="bulk")
 app.add_typer(triggers.app)  # chargedeck trigger, chargedeck trigger-bulk
 app.add_typer(charging_profiles.app, name="charging-profiles")
 app.add_typer(acceptance.app)  # chargedeck check
+app.add_typer(simulate.app)  # chargedeck simulate
 app.add_typer(operations_files.firmware_app, name="firmware")
 app.add_typer(operations_files.diagnostics_app, name="diagnostics")
 

@@ -20,7 +20,9 @@ class ConnectionState(enum.StrEnum):
 
 class EventKind(enum.StrEnum):
     CONNECTION = "connection"
-    """``state``: a ConnectionState; ``reason`` when refused or lost."""
+    """``state``: a ConnectionState; ``reason`` when refused or lost (also with Connecting
+    when the last attempt failed); ``http_status`` with Connection Rejected (0: the CSMS took
+    the upgrade but not ocpp1.6)."""
     REGISTRATION = "registration"
     """BootNotification answered: ``status`` Accepted / Pending / Rejected, ``interval``."""
     STATUS = "status"
@@ -35,7 +37,11 @@ class EventKind(enum.StrEnum):
     COMMAND = "command"
     """A CSMS command answered: ``action``, ``status``."""
     QUEUED = "queued"
-    """Offline: a transaction message kept for later (``action``, ``queued``) or replayed."""
+    """Offline: a transaction message kept for later (``action``, ``queued``) or replayed
+    (``replayed`` true)."""
+    FILE_TRANSFER = "file_transfer"
+    """Firmware or diagnostics progress: ``kind`` firmware / diagnostics, ``status`` as in
+    FirmwareStatusNotification / DiagnosticsStatusNotification."""
 
 
 @dataclass(frozen=True)
