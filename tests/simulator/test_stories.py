@@ -235,6 +235,28 @@ async def test_a_wrong_password_shows_connection_rejected_with_the_servers_reaso
     assert run.of(EventKind.CONNECTION, state=ConnectionState.CONNECTED) == []
 
 
+async def test_a_new_password_from_chargedeck_is_taken_and_used_at_the_next_connection(
+    server: ServerProcess,
+) -> None:
+    async with server.async_api_client() as api:
+        assert (await api.post("/charge-points", json={"id": "SIM-ROT"})).status_code == 201
+        answer = await api.put("/charge-points/SIM-ROT/password", json={"password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+    async with running(wallbox(server, "SIM-ROT", password=PASSWORD), WALLBOX_PULSAR_PLUS) as run:
+        charger = run.charger
+        await booted(run)
+        async with server.async_api_client() as api:
+            answer = await api.put(
+                "/charge-points/SIM-ROT/password", json={"password": "Rotated-Key-5678-abcd"}
+            )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["outcome"] == "accepted_by_charger"
+        await charger.go_offline()
+        await charger.go_online()
+        await charger.wait_for(lambda: charger.connection_state is ConnectionState.CONNECTED)
+    assert run.of(EventKind.CONNECTION, state=ConnectionState.REJECTED) == []
+
+
 async def test_a_server_certificate_from_another_ca_shows_certificate_validation_failed(
     server: ServerProcess, tmp_path: Path
 ) -> None:

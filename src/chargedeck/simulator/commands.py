@@ -104,6 +104,11 @@ class Reply:
 
 Handler = Callable[["SimulatedCharger", Any], Reply]
 
+AUTHORIZATION_KEY = "AuthorizationKey"
+MIN_KEY_LENGTH = 16
+MAX_KEY_LENGTH = 40
+"""Security Whitepaper ed.3: the key is 16-40 characters (a 20-byte key travels as 40 hex)."""
+
 
 def handle_command(charger: SimulatedCharger, action: Action, request: Message) -> Reply:
     """Answer one CSMS command. Raises ActionNotSupported for an action outside the charger's
@@ -153,7 +158,15 @@ def change_availability(charger: SimulatedCharger, request: ChangeAvailabilityRe
 
 def change_configuration(charger: SimulatedCharger, request: ChangeConfigurationRequest) -> Reply:
     """§5.3; the keys that change behaviour take effect at once (HeartbeatInterval,
-    MeterValueSampleInterval, chargingALimitConn1; AuthEnabled at the next plug-in)."""
+    MeterValueSampleInterval, chargingALimitConn1; AuthEnabled at the next plug-in).
+    AuthorizationKey (Security Whitepaper ed.3, write-only, never reported): a new Basic auth
+    password of 16-40 characters, used from the next connection on."""
+    if request.key.casefold() == AUTHORIZATION_KEY.casefold():
+        key = request.value
+        if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH or not key.isprintable():
+            return Reply(ChangeConfigurationResponse(status=ConfigurationStatus.REJECTED))
+        charger._password = key
+        return Reply(ChangeConfigurationResponse(status=ConfigurationStatus.ACCEPTED))
     status = charger._config.change(request.key, request.value)
     if status is ConfigurationStatus.ACCEPTED:
         charger._configuration_changed(request.key)

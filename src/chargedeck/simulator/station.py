@@ -345,6 +345,8 @@ class SimulatedCharger:
         self._config.set_by_charger("WebSocketUrl", options.csms_url)
         self._config.set_by_charger("WebSocketUser", options.charge_point_id)
         self._config.set_by_charger("WebSocketPassword", options.password or "")
+        self._password = options.password
+        """The Basic auth password of the next connection (AuthorizationKey may change it)."""
         self._config.set_by_charger("SerialNumber", self.serial_number)
         self._auth = LocalAuthorization()
         self._profiles = ChargingProfiles()
@@ -666,7 +668,7 @@ class SimulatedCharger:
         return LinkSettings(
             csms_url=self.options.csms_url,
             charge_point_id=self.options.charge_point_id,
-            password=self.options.password,
+            password=self._password,
             ca_file=self.options.ca_file,
             client_cert_file=self.options.client_cert_file,
             client_key_file=self.options.client_key_file,
