@@ -10,8 +10,9 @@ that no CSMS sends, lowering the ceiling and flattering the CSMS under test.
 Transport settings are the ones ChargeDeck uses (DESIGN §4): websockets new asyncio API, no
 permessage-deflate, 64 KiB max frame, 60 s pings, subprotocol ocpp1.6, uvloop.
 
-Usage: ``python bench/echo_server.py [--host 127.0.0.1] [--port 0]``; prints
-``listening on HOST:PORT`` when ready and runs until SIGTERM/SIGINT.
+Usage: ``python bench/echo_server.py [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key
+PEM --tls-port 0] [--backlog 100]``; prints ``listening on HOST:PORT`` (then ``tls listening on
+HOST:PORT``) when ready and runs until SIGTERM/SIGINT.
 """
 
 from __future__ import annotations

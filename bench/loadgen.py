@@ -27,6 +27,9 @@ Modes:
   process and (with ``--server-pid``) of the server process tree during exactly that window.
   ``idle``: open K connections, each sends BootNotification and StatusNotification, report
   ``idle_ready``, hold them until stdin closes (or ``--hold`` seconds), then close them.
+  ``open``, ``ramp``, ``storm``, ``hold``: the fleet modes (open loop at a given rate with a
+  realistic mix, ramp to saturation, reconnect storm, held fleet from several source
+  addresses, ws:// or wss://), in bench/fleet_load.py on the same charger.
 """
 
 from __future__ import annotations
@@ -800,7 +803,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--mode", choices=("closed", "idle"), default="closed")
+    from fleet_load import FLEET_MODES, add_fleet_arguments
+
+    parser.add_argument("--mode", choices=("closed", "idle", *FLEET_MODES), default="closed")
     parser.add_argument("--chargers", type=int, default=100, help="connections to open")
     parser.add_argument(
         "--phases",
@@ -815,7 +820,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-pid", type=int, default=0, help="measure this process's CPU")
     parser.add_argument("--concurrency", type=int, default=50, help="connections opened at once")
     parser.add_argument(
-        "--hold", type=float, default=120.0, help="idle mode: longest hold before closing"
+        "--hold",
+        type=float,
+        default=120.0,
+        help="idle mode: longest hold before closing; hold mode: seconds of the hold",
     )
     parser.add_argument(
         "--impl",
@@ -824,6 +832,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="protocol: websockets sans-I/O on asyncio.Protocol (cheap); "
         "connection: websockets asyncio client; raw: hand framing after the handshake",
     )
+    add_fleet_arguments(parser)
     arguments = parser.parse_args(argv)
     for phase in arguments.phases.split(","):
         if phase.strip() and phase.strip() not in PHASE_KINDS:
@@ -840,8 +849,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if arguments.mode == "closed":
             asyncio.run(run_closed_loop(arguments))
-        else:
+        elif arguments.mode == "idle":
             asyncio.run(run_idle(arguments))
+        else:
+            from fleet_load import run_fleet_mode
+
+            run_fleet_mode(arguments)
     except (OSError, RuntimeError, TimeoutError, InvalidHandshake) as error:
         # One readable line for bench/run.py instead of a traceback (e.g. "HTTP 500").
         emit("error", message=f"{type(error).__name__}: {error}")

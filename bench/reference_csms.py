@@ -2,23 +2,29 @@
 
 It is what a developer gets by following that library's documentation: one
 ``ocpp.v16.ChargePoint`` per connection, ``@on`` handlers for BootNotification, Heartbeat,
-MeterValues and StatusNotification that only return a valid result, the library's default schema
-validation of every CALL and CALLRESULT (run in the default thread pool, as the library does), no
-storage. The transport is the one the echo server and ChargeDeck use: websockets new asyncio API,
-no permessage-deflate, 64 KiB max frame, 60 s pings, subprotocol ocpp1.6, uvloop.
+MeterValues, StatusNotification, StartTransaction and StopTransaction that only return a valid
+result (a Start gets the next number of a process-wide counter as its transactionId), the
+library's default schema validation of every CALL and CALLRESULT (run in the default thread
+pool, as the library does), no storage. The transport is the one the echo server and ChargeDeck
+use: websockets new asyncio API, no permessage-deflate, 64 KiB max frame, 60 s pings,
+subprotocol ocpp1.6, uvloop.
 
-Usage: ``python bench/reference_csms.py [--host 127.0.0.1] [--port 0]``; chargers connect to
-``ws://HOST:PORT/ocpp/<id>``; prints ``listening on HOST:PORT`` when ready; runs until SIGTERM.
+Usage: ``python bench/reference_csms.py [--host 127.0.0.1] [--port 0] [--tls-cert PEM --tls-key
+PEM --tls-port 0]``; chargers connect to ``ws://HOST:PORT/ocpp/<id>`` (and wss:// on the TLS
+port); prints ``listening on HOST:PORT`` (then ``tls listening on HOST:PORT``) when ready; runs
+until SIGTERM.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
-from ocpp.v16.enums import Action, RegistrationStatus
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -26,6 +32,7 @@ from _support import run_server
 
 OCPP_PATH_PREFIX = "/ocpp/"
 HEARTBEAT_INTERVAL_S = 300
+TRANSACTION_IDS = itertools.count(1)
 
 
 def utc_now_text() -> str:
@@ -33,7 +40,7 @@ def utc_now_text() -> str:
 
 
 class DoNothingChargePoint(ChargePoint):  # type: ignore[misc]  # the library ships no types
-    """Answers the four actions of the benchmark with valid, empty-handed results."""
+    """Answers the six actions of the benchmarks with valid, empty-handed results."""
 
     @on(Action.boot_notification)  # type: ignore[untyped-decorator]
     def on_boot_notification(self, **_payload: Any) -> call_result.BootNotification:
@@ -54,6 +61,17 @@ class DoNothingChargePoint(ChargePoint):  # type: ignore[misc]  # the library sh
     @on(Action.status_notification)  # type: ignore[untyped-decorator]
     def on_status_notification(self, **_payload: Any) -> call_result.StatusNotification:
         return call_result.StatusNotification()
+
+    @on(Action.start_transaction)  # type: ignore[untyped-decorator]
+    def on_start_transaction(self, **_payload: Any) -> call_result.StartTransaction:
+        return call_result.StartTransaction(
+            transaction_id=next(TRANSACTION_IDS),
+            id_tag_info=IdTagInfo(status=AuthorizationStatus.accepted),
+        )
+
+    @on(Action.stop_transaction)  # type: ignore[untyped-decorator]
+    def on_stop_transaction(self, **_payload: Any) -> call_result.StopTransaction:
+        return call_result.StopTransaction()
 
 
 async def serve_charge_point(connection: ServerConnection) -> None:
