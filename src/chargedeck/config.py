@@ -82,6 +82,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """PEM private key(s) of tls_cert, in the same order."""
     tls_ca: str = ""
     """PEM CA certificate(s) that charger client certificates must chain to (profile 3)."""
+    ocpp_listen_backlog: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 4096
+    """Connections the charger ports queue before they are accepted. asyncio's default of 100
+    made a 10,000-charger reconnect storm take 40 s, most of it in SYN retries (bench/fleet.py;
+    4,096 = Linux's default net.core.somaxconn, which caps it)."""
     ocpp_tls_port: Port = 9443
     """wss:// port for profiles 2 and 3 when tls_cert is set; the ws:// ocpp_port stays open for
     profiles 0 and 1 and refuses profile 2/3 chargers with the reason."""

@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import random
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -62,6 +64,23 @@ BULK_ACTIONS: dict[str, type[Message]] = {
 T = TypeVar("T")
 _background: set[asyncio.Task[Any]] = set()
 
+SNAPSHOT_CONCURRENCY = 20
+"""Snapshots taken at once. After a mass connect (a CSMS restart, a network outage) every
+charger's snapshot falls due within the same minute: 20,000 of them at once stalled every
+other message for up to 2 s (bench/fleet.py, 20,000-charger hold). Like BULK_CONCURRENCY."""
+_snapshot_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slots() -> asyncio.Semaphore:
+    """The running loop's snapshot limit (a semaphore belongs to one event loop)."""
+    loop = asyncio.get_running_loop()
+    slots = _snapshot_slots.get(loop)
+    if slots is None:
+        slots = _snapshot_slots[loop] = asyncio.Semaphore(SNAPSHOT_CONCURRENCY)
+    return slots
+
 
 # ---- snapshots -------------------------------------------------------------------------------
 
@@ -87,9 +106,11 @@ async def snapshot(services: CsmsServices, charge_point_id: ChargePointId) -> Sn
 
 def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.TimerHandle:
     """A charger's connection opened (called by the WebSocket edge): returns at once; after
-    ``configuration_snapshot_delay_s`` the snapshot is taken in the background (module
-    docstring). A timer until then, not a sleeping task: ~1.5 KB less per idle charger."""
+    ``configuration_snapshot_delay_s`` (plus up to as much again, at random, so that chargers
+    that connected together are not all read together) the snapshot is taken in the background
+    (module docstring). A timer until then, not a sleeping task: ~1.5 KB less per idle charger."""
     delay_s = services.settings.configuration_snapshot_delay_s
+    first_s = delay_s * (1.0 + random.random())
 
     def start() -> None:
         task = asyncio.get_running_loop().create_task(
@@ -99,7 +120,7 @@ def on_connected(services: CsmsServices, state: ConnectionState) -> asyncio.Time
         _background.add(task)
         task.add_done_callback(_background.discard)
 
-    return asyncio.get_running_loop().call_later(delay_s, start)
+    return asyncio.get_running_loop().call_later(first_s, start)
 
 
 def background_tasks() -> frozenset[asyncio.Task[Any]]:
@@ -138,7 +159,8 @@ async def snapshot_when_idle(
                     running[0].id,
                 )
                 continue
-            taken = await snapshot(services, charge_point_id)
+            async with _slots():
+                taken = await snapshot(services, charge_point_id)
         except (StoreError, CommandError, ChargePointDisconnected) as exc:
             log.warning("charge point %s: no configuration snapshot: %s", charge_point_id, exc)
             return None

@@ -304,6 +304,7 @@ class OcppServer:
                 ping_timeout_s=settings.ping_timeout_s,
                 close_timeout_s=settings.close_timeout_s,
                 tls=tls,
+                backlog=settings.ocpp_listen_backlog,
             ),
         )
         self._servers.append(server)

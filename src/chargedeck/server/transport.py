@@ -120,6 +120,8 @@ class TransportOptions:
     close_timeout_s: float
     tls: TlsAcceptor | None = None
     """Terminate TLS on this listener (the wss:// port), None for plain ws://."""
+    backlog: int = 4096
+    """Listen queue length (``ocpp_listen_backlog``)."""
 
 
 class TransportServer(Protocol):

@@ -404,7 +404,9 @@ class PicowsServer:
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Handshake(self), host, port)
+        self._server = await loop.create_server(
+            lambda: _Handshake(self), host, port, backlog=self.options.backlog
+        )
         sockname = self._server.sockets[0].getsockname()
         return str(sockname[0]), int(sockname[1])
 

@@ -95,6 +95,7 @@ class WebsocketsServer:
             ping_timeout=options.ping_timeout_s,
             close_timeout=options.close_timeout_s,
             server_header="ChargeDeck",
+            backlog=options.backlog,
             create_connection=(
                 ServerConnection if options.tls is None else _tls_connection_class(options.tls)
             ),

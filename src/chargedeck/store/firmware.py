@@ -277,6 +277,11 @@ class Firmware:
             row = (await connection.execute(statement)).first()
         return None if row is None else to_record(FirmwareJobChargerRecord, row)
 
+    async def charge_points_with_active_jobs(self) -> set[ChargePointId]:
+        """Every charger with a job row not yet installed or failed (one read)."""
+        statement = sa.select(_C.charge_point_id).where(_C.status.in_(ACTIVE_STATUSES)).distinct()
+        return {ChargePointId(row[0]) for row in await self._db.query(statement)}
+
     async def active_job_chargers(
         self, charge_point_id: ChargePointId
     ) -> list[tuple[FirmwareJobChargerRecord, FirmwareJobRecord]]:
