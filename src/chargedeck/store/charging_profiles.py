@@ -204,18 +204,19 @@ class ChargingProfiles:
         self, charge_point_id: ChargePointId, transaction_id: int, now: datetime
     ) -> int:
         """A transaction ended: its TxProfiles are no longer held (§3.13.1: the charger deletes
-        them). They keep their status and get ``ended_at``; how many."""
-        statement = (
-            sa.update(charging_profiles)
-            .where(
-                _P.charge_point_id == charge_point_id,
-                _P.purpose == "TxProfile",
-                _P.transaction_id == transaction_id,
-                _P.status.in_(_MAY_BE_HELD),
-                _P.ended_at.is_(None),
-            )
-            .values(ended_at=now)
+        them). They keep their status and get ``ended_at``; how many. Every StopTransaction asks
+        this before it is answered, and most transactions had no TxProfile: a one-statement read
+        decides whether the write (a SQLite write lock) is needed at all."""
+        held = (
+            _P.charge_point_id == charge_point_id,
+            _P.purpose == "TxProfile",
+            _P.transaction_id == transaction_id,
+            _P.status.in_(_MAY_BE_HELD),
+            _P.ended_at.is_(None),
         )
+        if not await self._db.query(sa.select(_P.id).where(*held).limit(1)):
+            return 0
+        statement = sa.update(charging_profiles).where(*held).values(ended_at=now)
         async with self._db.write() as connection:
             return (await connection.execute(statement)).rowcount
 
