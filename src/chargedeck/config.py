@@ -159,6 +159,32 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """MQTT broker for grid meter and solar readings (e.g. mqtt://127.0.0.1:1883); empty: off."""
     mqtt_topic_prefix: str = "chargedeck"
     """Readings arrive on PREFIX/sites/<site name>/grid and PREFIX/sites/<site name>/solar."""
+    mqtt_publish: bool = True
+    """With mqtt_url set: publish charger and connector state on PREFIX/charge-points/<id>/...,
+    take commands on its command topics, and announce them to Home Assistant."""
+    mqtt_discovery_prefix: str = "homeassistant"
+    """Home Assistant MQTT discovery prefix (its default); empty: no discovery messages."""
+    message_log_enabled: bool = True
+    """Store every OCPP frame in and out per charger (the message log, "explain")."""
+    message_log_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7.0
+    """Frames older than this are deleted (hourly): a week covers "what happened on Friday"."""
+    message_log_max_rows: Annotated[int, msgspec.Meta(ge=1000)] = 1_000_000
+    """At most this many frames are kept, the oldest deleted first: about 300 MB of frames."""
+    webhook_timeout_s: PositiveSeconds = 10.0
+    """Time a webhook receiver has to answer one delivery."""
+    webhook_max_attempts: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    """Attempts per delivery (back-off 1 s doubling to 1 h between them) before it is failed."""
+    public_host: str = ""
+    """The host name or LAN address chargers use to reach this machine, shown by the add-a-charger
+    assistant; empty: the address of the interface that routes to the LAN."""
+    cluster_url: str = ""
+    """NATS server shared by several nodes (nats://HOST:4222) with one PostgreSQL database_url:
+    presence, command routing and events between nodes; empty: a single node."""
+    node_name: str = ""
+    """This node's name in a cluster (unique per node); empty: HOSTNAME-PID."""
+    cluster_presence_ttl_s: Annotated[float, msgspec.Meta(ge=1, le=300)] = 6.0
+    """A node that has not renewed its heartbeat for this long is dead: its chargers show
+    offline and their reconnections elsewhere are taken."""
     time_zone: str = "UTC"
     """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
     with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""
@@ -199,7 +225,7 @@ class SettingSource:
 
 
 SETTING_KEYS: tuple[str, ...] = tuple(Settings.__struct_fields__)
-_SECRET_KEYS: frozenset[str] = frozenset({"mqtt_url"})  # may carry USER:PASSWORD@
+_SECRET_KEYS: frozenset[str] = frozenset({"mqtt_url", "cluster_url"})  # may carry USER:PASSWORD@
 
 
 def _field_type(key: str) -> Any:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chargedeck.clock import Clock
 from chargedeck.config import Settings
+from chargedeck.csms.events import EventBus
 from chargedeck.csms.load_control import LoadControl
 from chargedeck.domain.certificates import CertificateAuthority
 from chargedeck.domain.charge_points import Registration
@@ -62,3 +63,9 @@ class CsmsServices:
     FTP; empty when ``ftp_enabled`` is false."""
     load_control: LoadControl = field(default_factory=LoadControl)
     """Site load management and limits (csms/load_control.py); inert until started."""
+    events: EventBus = field(default_factory=EventBus)
+    """Live events (csms/events.py): published by handlers after their durable write."""
+
+    def __post_init__(self) -> None:
+        if self.events.clock is None:
+            self.events.clock = self.clock

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chargedeck.csms.events import AlertCleared, AlertRaised, LimitChanged
 from chargedeck.domain.charger_models import ChargerModel, SmartChargingQuirks, model_for
 from chargedeck.domain.charging_modes import (
     ChargingMode,
@@ -966,6 +967,14 @@ class LoadControl:
                 send.update.reason.value,
                 "; ".join(connector.steps),
             )
+            services.events.publish(
+                LimitChanged(
+                    charge_point_id=charger.charge_point_id,
+                    connector_id=send.connector_id,
+                    limit_a=send.update.limit_a,
+                    explanation="; ".join(connector.steps),
+                )
+            )
 
     async def _send_fail_safe(
         self, charger: _Charger, limit_a: float, steps: Iterable[str]
@@ -1121,6 +1130,14 @@ class LoadControl:
             now=services.clock.now(),
             explanation=explanation,
         )
+        services.events.publish(
+            AlertRaised(
+                charge_point_id=charger.charge_point_id,
+                connector_id=connector_id,
+                kind="limit-not-honoured",
+                message=explanation,
+            )
+        )
 
     async def _clear_alert(self, charger: _Charger, connector_id: int) -> None:
         services = self._services
@@ -1128,6 +1145,14 @@ class LoadControl:
             return
         await services.store.sites.clear_alerts(
             charger.charge_point_id, connector_id, services.clock.now()
+        )
+        services.events.publish(
+            AlertCleared(
+                charge_point_id=charger.charge_point_id,
+                connector_id=connector_id,
+                kind="limit-not-honoured",
+                message=f"connector {connector_id} draws within its limit again",
+            )
         )
 
     @staticmethod

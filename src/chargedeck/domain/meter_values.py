@@ -90,3 +90,44 @@ def currents_from_samples(
     if power_w is not None and phases_wired > 0 and voltage_v > 0:
         return (power_w / (voltage_v * phases_wired),), offered
     return (), offered
+
+
+SOC = "SoC"
+_ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0}
+_POWER_UNITS = {"W": 1.0, "kW": 1000.0}
+
+
+def meter_summary(
+    samples: list[tuple[str | None, str | None, str | None, str]],
+) -> tuple[
+    float | None, float | None, tuple[float | None, float | None, float | None] | None, float | None
+]:
+    """``(power_w, energy_wh, (L1, L2, L3) A, soc_percent)`` of one MeterValue's samples
+    ``(measurand, unit, phase, value)``: what a dashboard shows. None where the charger did not
+    send it; a per-phase current list has None for a phase it did not report, and a current sent
+    without a phase counts for L1 (a single-phase reading, OCPP 1.6 §7.31)."""
+    power_w: float | None = None
+    energy_wh: float | None = None
+    soc: float | None = None
+    currents: dict[str, float] = {}
+    for measurand, unit, phase, value in samples:
+        number = _number(value)
+        if number is None:
+            continue
+        name = measurand or ENERGY_IMPORT_REGISTER
+        if name == ENERGY_IMPORT_REGISTER and phase is None:
+            factor = _ENERGY_UNITS.get(unit or "Wh")
+            if factor is not None:
+                energy_wh = number * factor
+        elif name == POWER_ACTIVE_IMPORT and phase is None:
+            factor = _POWER_UNITS.get(unit or "W")
+            if factor is not None:
+                power_w = number * factor
+        elif name == CURRENT_IMPORT and unit in (None, "A"):
+            conductor = (phase or "L1").removesuffix("-N")
+            if conductor in _PHASES:
+                currents[conductor] = number
+        elif name == SOC:
+            soc = number
+    current_a = (currents.get("L1"), currents.get("L2"), currents.get("L3")) if currents else None
+    return power_w, energy_wh, current_a, soc

@@ -18,6 +18,7 @@ from chargedeck.csms import configuration_memory, triggers
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
+from chargedeck.csms.events import ChargerConnected, ChargerDisconnected, ConnectionRejected
 from chargedeck.csms.reconciliation import on_connected
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import UnknownChargePointPolicy
@@ -167,6 +168,13 @@ class ChargePointConnection:
                 self._services.settings.max_frame_bytes,
             )
         close = received if received is not None else sent
+        self._services.events.publish(
+            ChargerDisconnected(
+                charge_point_id=self.state.charge_point_id,
+                close_code=close.code if close is not None else None,
+                reason=(close.reason if close is not None else "") or "connection lost",
+            )
+        )
         log.info(
             "charge point %s disconnected (close code %s%s)",
             self.state.charge_point_id,
@@ -387,6 +395,7 @@ class OcppServer:
 
     def _refuse(self, charge_point_id: str, host: str, rejection: Rejection) -> Refuse:
         self._guard.refused(charge_point_id, host, rejection)
+        self._publish_rejection(charge_point_id, host, rejection)
         headers: tuple[tuple[str, str], ...] = ()
         if rejection.status is HTTPStatus.UNAUTHORIZED:
             headers = (("WWW-Authenticate", 'Basic realm="ChargeDeck OCPP"'),)
@@ -400,6 +409,21 @@ class OcppServer:
             failure.ssl_reason, failure.verify_message, failure.connection_lost, failure.timed_out
         )
         self._guard.refused("", failure.remote_host, rejection)
+        self._publish_rejection("", failure.remote_host, rejection)
+
+    def _publish_rejection(self, charge_point_id: str, host: str, rejection: Rejection) -> None:
+        """Every deliberate refusal is an event (the UI shows why), except the rate limiter's own
+        refusals of a flood, which the guard counts."""
+        if rejection.reason is RejectionReason.RATE_LIMITED:
+            return
+        self._services.events.publish(
+            ConnectionRejected(
+                charge_point_id=charge_point_id,
+                remote_host=host,
+                reason=rejection.reason.value,
+                detail=rejection.detail,
+            )
+        )
 
     # ---- connections -----------------------------------------------------------------------
 
@@ -425,6 +449,13 @@ class OcppServer:
             "registered" if state.registration else "not registered",
         )
         self._connections.add(connection)
+        self._services.events.publish(
+            ChargerConnected(
+                charge_point_id=charge_point_id,
+                remote_address=state.remote_address,
+                security_profile=int(state.security_profile),
+            )
+        )
         # Transactions still open in the store are checked once the charger has had time to
         # boot (csms/reconciliation.py keeps the task).
         on_connected(self._services, state)

@@ -775,3 +775,77 @@ limit_alerts = sa.Table(
     sa.Column("explanation", sa.Text, nullable=False),
 )
 sa.Index("ix_limit_alerts_charge_point_id", limit_alerts.c.charge_point_id)
+
+# ---- operator surfaces: message log, webhooks (issue 10) ------------------------------------
+
+message_log = sa.Table(
+    "message_log",
+    metadata,
+    # Every OCPP-J frame in and out, as it crossed the wire, per charger (retention: settings
+    # message_log_retention_days and message_log_max_rows).
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("charge_point_id", sa.Text, nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    # in: charger -> CSMS; out: CSMS -> charger.
+    sa.Column("direction", sa.Text, nullable=False),
+    # 2 CALL, 3 CALLRESULT, 4 CALLERROR (OCPP-J 1.6 §4.1.3); 0 for a frame that is not OCPP-J.
+    sa.Column("message_type", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.Text, nullable=False),
+    # The CALL's action, also on its result/error (found from the CALL with the same id).
+    sa.Column("action", sa.Text),
+    sa.Column("frame", sa.Text, nullable=False),
+    sa.CheckConstraint("direction IN ('in', 'out')", name="direction"),
+)
+sa.Index("ix_message_log_charge_point_id_at", message_log.c.charge_point_id, message_log.c.at)
+sa.Index("ix_message_log_at", message_log.c.at)
+
+webhook_subscriptions = sa.Table(
+    "webhook_subscriptions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("url", sa.Text, nullable=False),
+    # HMAC-SHA256 key of the X-ChargeDeck-Signature header; kept to sign, shown once.
+    sa.Column("secret", sa.Text, nullable=False),
+    # Comma-separated event types (csms/events.EVENT_TYPES), or * for all.
+    sa.Column("event_types", sa.Text, nullable=False),
+    # Only this charger's events when set.
+    sa.Column("charge_point_id", sa.Text),
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    # One event to one subscription: created once (unique), retried with back-off; claimed by
+    # the node sending it so that in a cluster each delivery is sent by one node at a time.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subscription_id",
+        sa.Integer,
+        sa.ForeignKey("webhook_subscriptions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("event_type", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.Column("claimed_by", sa.Text),
+    sa.Column("claimed_until", UtcDateTime),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("delivered_at", UtcDateTime),
+    sa.UniqueConstraint(
+        "subscription_id", "event_id", name="uq_webhook_deliveries_subscription_id"
+    ),
+    sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+)
+sa.Index(
+    "ix_webhook_deliveries_status_next_attempt_at",
+    webhook_deliveries.c.status,
+    webhook_deliveries.c.next_attempt_at,
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.events import ChargerBooted
 from chargedeck.csms.firmware import receive_boot_firmware
 from chargedeck.csms.reconciliation import on_boot
 from chargedeck.domain.charge_points import Registration, UnknownChargePointPolicy
@@ -71,6 +72,15 @@ async def handle_boot_notification(
         )
     )
     state.boot_status = status.value
+    services.events.publish(
+        ChargerBooted(
+            charge_point_id=charge_point_id,
+            vendor=request.charge_point_vendor,
+            model=request.charge_point_model,
+            firmware_version=request.firmware_version,
+            status=status.value,
+        )
+    )
     on_boot(services, state, now)
     # Every accepted boot gets its fail-safe limit again (field notes Q3, csms/load_control.py).
     services.load_control.on_boot(state)

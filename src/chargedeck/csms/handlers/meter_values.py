@@ -7,7 +7,9 @@ acknowledged reading survives a crash.
 from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.events import MeterValuesReceived
 from chargedeck.csms.meter_rows import meter_value_rows
+from chargedeck.domain.meter_values import meter_summary
 from chargedeck.ocpp.v16.core import MeterValuesRequest, MeterValuesResponse
 
 _RESPONSE = MeterValuesResponse()
@@ -27,4 +29,21 @@ async def handle_meter_values(
     services.load_control.on_meter_values(
         state.charge_point_id, request.connector_id, request.meter_value
     )
+    if request.meter_value and services.events.has_listeners:
+        newest = request.meter_value[-1]
+        power_w, energy_wh, current_a, soc = meter_summary(
+            [(s.measurand, s.unit, s.phase, s.value) for s in newest.sampled_value]
+        )
+        services.events.publish(
+            MeterValuesReceived(
+                charge_point_id=state.charge_point_id,
+                connector_id=request.connector_id,
+                transaction_id=request.transaction_id,
+                sampled_at=newest.timestamp,
+                power_w=power_w,
+                energy_wh=energy_wh,
+                current_a=current_a,
+                soc_percent=soc,
+            )
+        )
     return _RESPONSE

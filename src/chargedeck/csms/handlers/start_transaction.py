@@ -13,6 +13,7 @@ it started without a card (placeholder idTag, free vend).
 from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.events import TransactionStarted
 from chargedeck.csms.id_tag_info import authorize_presented
 from chargedeck.csms.reservations import on_start_transaction
 from chargedeck.domain.ids import ConnectorId, IdTag
@@ -43,6 +44,16 @@ async def handle_start_transaction(
         services.clock.now(),
     )
     await on_start_transaction(services, state, request, transaction_id)
+    services.events.publish(
+        TransactionStarted(
+            charge_point_id=state.charge_point_id,
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            id_tag=request.id_tag,
+            meter_start_wh=request.meter_start,
+            started_at=request.timestamp,
+        )
+    )
     if id_tag_info.status is AuthorizationStatus.ACCEPTED:
         services.load_control.on_transaction_started(
             state.charge_point_id, connector_id, transaction_id, request.timestamp

@@ -9,6 +9,7 @@ going Available with a transaction still open gets it closed after a grace perio
 from __future__ import annotations
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.events import AlertRaised, StatusChanged
 from chargedeck.csms.free_vend import on_connector_preparing
 from chargedeck.csms.reconciliation import on_connector_available
 from chargedeck.domain.ids import ConnectorId
@@ -35,6 +36,31 @@ async def handle_status_notification(
             received_at=services.clock.now(),
         )
     )
+    services.events.publish(
+        StatusChanged(
+            charge_point_id=state.charge_point_id,
+            connector_id=request.connector_id,
+            status=request.status.value,
+            error_code=request.error_code.value,
+            info=request.info,
+            vendor_error_code=request.vendor_error_code,
+        )
+    )
+    if request.status is ChargePointStatus.FAULTED:
+        services.events.publish(
+            AlertRaised(
+                charge_point_id=state.charge_point_id,
+                connector_id=request.connector_id,
+                kind="fault",
+                message=f"connector {request.connector_id} is Faulted: {request.error_code.value}"
+                + (f" ({request.info})" if request.info else "")
+                + (
+                    f", vendor code {request.vendor_error_code}"
+                    if request.vendor_error_code
+                    else ""
+                ),
+            )
+        )
     services.load_control.on_status(
         state.charge_point_id, request.connector_id, request.status.value
     )

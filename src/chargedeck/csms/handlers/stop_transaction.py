@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from chargedeck.csms.context import ConnectionState, CsmsServices
+from chargedeck.csms.events import TransactionStopped
 from chargedeck.csms.id_tag_info import id_tag_info_for
 from chargedeck.csms.meter_rows import meter_value_rows
 from chargedeck.domain.ids import IdTag, TransactionId
@@ -51,6 +52,16 @@ async def handle_stop_transaction(
         state.charge_point_id, request.transaction_id, now
     )
     services.load_control.on_transaction_stopped(state.charge_point_id, request.transaction_id)
+    services.events.publish(
+        TransactionStopped(
+            charge_point_id=state.charge_point_id,
+            transaction_id=request.transaction_id,
+            meter_stop_wh=request.meter_stop,
+            reason=request.reason.value if request.reason is not None else "Local",
+            stopped_at=request.timestamp,
+            outcome=outcome.value,
+        )
+    )
     if outcome is not StopOutcome.STOPPED:
         log.warning(
             "charge point %s stopped transaction %s which is %s; accepted and recorded for "

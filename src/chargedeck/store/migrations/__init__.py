@@ -20,7 +20,7 @@ from chargedeck.store.engine import Database
 from chargedeck.store.errors import StoreUnavailable
 
 MIGRATIONS_DIR: Final = Path(__file__).resolve().parent
-HEAD_REVISION: Final = "0005"
+HEAD_REVISION: Final = "0006"
 """The newest revision in versions/ (a test checks that Alembic agrees)."""
 
 # Any constant shared by all ChargeDeck processes; "CDMIGRAT" in ASCII.
