@@ -54,6 +54,8 @@ PG_START_TIMEOUT_S = 60.0  # a cold cluster start with crash recovery takes a fe
 MQTT_HOST = "127.0.0.1"
 MQTT_PORT = 1883  # the IANA port of unencrypted MQTT
 MQTT_START_TIMEOUT_S = 10.0  # mosquitto binds its port well within a second
+NATS_HOST = "127.0.0.1"
+NATS_PORT = 4222  # NATS' registered client port
 MOSQUITTO_PLACES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")  # sbin: not on every PATH
 
 BENCH_SCRIPT = ROOT / "bench" / "run.py"
@@ -321,6 +323,54 @@ def ensure_mosquitto() -> None:
     )
 
 
+def ensure_nats_and_haproxy() -> None:
+    """The cluster tests (tests/cluster) need NATS with JetStream on NATS_HOST:NATS_PORT and the
+    haproxy binary: start NATS if none answers, install what is missing on CI; fail loudly
+    otherwise (like PostgreSQL: a skipped cluster test proves nothing)."""
+    if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
+        install_with_apt("haproxy", "haproxy")
+        if shutil.which("haproxy") is None and not Path("/usr/sbin/haproxy").exists():
+            fail(
+                "haproxy is not installed; the cluster tests put it in front of three nodes "
+                "(Debian: `sudo apt-get install haproxy`)."
+            )
+    nats_server = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    if not Path(nats_server).exists():
+        install_with_apt("nats-server", "nats-server")
+    if _answers(NATS_HOST, NATS_PORT):
+        return
+    if not Path(nats_server).exists():
+        fail(
+            f"no NATS answers on {NATS_HOST}:{NATS_PORT} and nats-server is not installed; the "
+            "cluster tests need it (Debian: `sudo apt-get install nats-server`)."
+        )
+    say(f"no NATS answers on {NATS_HOST}:{NATS_PORT}; starting {nats_server} with JetStream")
+    store = Path(tempfile.gettempdir()) / "chargedeck-nats"
+    argv = [nats_server, "-a", NATS_HOST, "-p", str(NATS_PORT), "-js", "-sd", str(store)]
+    subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # outlives this run, as the PostgreSQL and Mosquitto it starts
+    )
+    deadline = time.monotonic() + MQTT_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if _answers(NATS_HOST, NATS_PORT):
+            say("NATS is up")
+            return
+        time.sleep(0.2)
+    fail(f"NATS did not accept connections on {NATS_HOST}:{NATS_PORT} after `{' '.join(argv)}`")
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
 def static_checks() -> list[tuple[str, list[str | Path]]]:
     py = VENV_PYTHON
     return [
@@ -354,12 +404,29 @@ def run_steps(steps: Sequence[tuple[str, Sequence[str | Path]]]) -> int:
     return 0
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> None:
+    """Debian's chromium for the web UI tests (tests/web): Playwright drives it by path, since
+    Playwright's own browser download is unreachable here; fail loudly rather than skip."""
+    if not CHROMIUM.exists():
+        install_with_apt("chromium", "chromium")
+    if not CHROMIUM.exists():
+        fail(
+            f"{CHROMIUM} is not installed; the web UI tests drive it with Playwright. Install "
+            "it from the machine's packages (Debian: `sudo apt-get install chromium`)."
+        )
+
+
 def command_test(args: Sequence[str]) -> int:
     with bootstrap_lock():
         ensure_venv()
         ensure_npm_peers()
         ensure_postgres()
         ensure_mosquitto()
+        ensure_chromium()
+        ensure_nats_and_haproxy()
     pytest_args = list(args) if args else ["-q"]
     pytest: list[str | Path] = [VENV_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args]
     return run_steps([*static_checks(), ("pytest", pytest)])

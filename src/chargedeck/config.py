@@ -185,6 +185,19 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     cluster_presence_ttl_s: Annotated[float, msgspec.Meta(ge=1, le=300)] = 6.0
     """A node that has not renewed its heartbeat for this long is dead: its chargers show
     offline and their reconnections elsewhere are taken."""
+    cluster_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = "chargedeck"
+    """Names of this cluster's NATS subjects (PREFIX.events, PREFIX.node.NAME.call) and key-value
+    buckets (PREFIX_nodes, PREFIX_chargers, PREFIX_sites): two clusters can share one NATS."""
+    mqtt_commands: bool = False
+    """Take commands on PREFIX/charge-points/<id>/command/<action> (start, stop, limit, any
+    operator OCPP command). Off by default: whoever may publish to the broker could then start
+    and stop charging; who may publish there is the broker's ACL, the operator's job."""
+    metrics_public: bool = False
+    """Serve GET /metrics without a token. Off by default: the metrics name chargers' actions
+    and refusal reasons; a Prometheus scraper sends a read token (bearer_token in its job)."""
+    webhook_retry_base_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 1.0
+    """First wait before retrying a webhook delivery, doubled after each failure up to 1 h: the
+    GitHub/Stripe style of back-off (1 s, 2 s, 4 s ...; 10 attempts span about 8.5 minutes)."""
     time_zone: str = "UTC"
     """The operator's IANA time zone (e.g. Europe/Madrid): reports and exports show times in it,
     with their offset; tariff time-of-day windows are in it. Times are stored in UTC."""

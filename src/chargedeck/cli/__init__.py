@@ -19,16 +19,20 @@ from rich.table import Table
 
 from chargedeck.cli import (
     acceptance,
+    api,
     certs,
     charging_profiles,
     configuration_memory,
     id_tags,
     local_lists,
+    message_log,
+    openapi,
     operations_files,
     reservations,
     simulate,
     sites,
     triggers,
+    webhooks,
 )
 from chargedeck.cli._support import (
     ApiOption,
@@ -66,6 +70,7 @@ app.add_typer(certs.app, name="certs")
 app.add_typer(local_lists.app, name="local-list")
 app.add_typer(reservations.app, name="reservations")
 app.add_typer(sites.app, name="sites")
+app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(tariffs_app, name="tariffs")
 app.add_typer(export_app, name="export")
 app.add_typer(configuration_memory.config_app, name="config")
@@ -74,9 +79,12 @@ app.add_typer(configuration_memory.bulk_app, name="bulk")
 app.add_typer(triggers.app)  # chargedeck trigger, chargedeck trigger-bulk
 app.add_typer(charging_profiles.app, name="charging-profiles")
 app.add_typer(acceptance.app)  # chargedeck check
+app.add_typer(message_log.app)  # chargedeck messages, chargedeck explain
 app.add_typer(simulate.app)  # chargedeck simulate
+app.add_typer(openapi.app)  # chargedeck openapi
 app.add_typer(operations_files.firmware_app, name="firmware")
 app.add_typer(operations_files.diagnostics_app, name="diagnostics")
+app.add_typer(api.app, name="api")  # every REST operation, generated from the route table
 
 
 @app.command(

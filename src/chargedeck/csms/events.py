@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import secrets
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
@@ -158,7 +159,10 @@ EVENT_TYPES: tuple[str, ...] = tuple(
 class Published(msgspec.Struct, frozen=True, kw_only=True):
     """An event as it travels: stamped once where it happened.
 
-    ``id`` is unique across nodes (``NODE-SEQUENCE``): webhook receivers deduplicate on it.
+    ``id`` is unique across nodes and restarts (``NODE-INCARNATION-SEQUENCE``, INCARNATION 8
+    random hex digits drawn when the process starts): webhook receivers and the webhook delivery
+    log (unique subscription and event id) deduplicate on it, so a restart that counts from 1
+    again must not reuse an id.
     """
 
     id: str
@@ -243,19 +247,33 @@ class EventBus:
     REPLAY: ClassVar[int] = 1000
     """Events kept for ``Last-Event-ID`` resumption: a browser reconnects within seconds."""
 
-    def __init__(self, clock: Clock | None = None, node: str = "local") -> None:
+    def __init__(
+        self, clock: Clock | None = None, node: str = "local", first_sequence: int | None = None
+    ) -> None:
         self.clock = clock
         """Set by CsmsServices to the services' clock when left None."""
         self.node = node
+        self.incarnation = secrets.token_hex(4)
+        """Part of every event id: ids stay unique when a restarted node counts from 1 again."""
+        self.first_sequence = (
+            int(SystemClock().now().timestamp() * 1_000_000)
+            if first_sequence is None
+            else first_sequence
+        )
+        """Sequences (SSE ``id:``) start at the start time in microseconds: a later run's are
+        larger than any of an earlier run's, so a browser resuming with an id of an earlier run
+        is told of a gap instead of being replayed the wrong events. (2^53, the largest integer
+        JavaScript holds exactly, is reached in the year 2255.)"""
         self._ids = itertools.count(1)
-        self._sequence = itertools.count(1)
+        self._sequence = itertools.count(self.first_sequence)
         self._subscriptions: list[Subscription] = []
         self._recent: deque[Delivered] = deque(maxlen=self.REPLAY)
+        self._closed = False
 
     def publish(self, event: AnyEvent) -> Published:
         """Stamp an event that happened on this node and hand it to every listener."""
         published = Published(
-            id=f"{self.node}-{next(self._ids)}",
+            id=f"{self.node}-{self.incarnation}-{next(self._ids)}",
             at=(self.clock or SystemClock()).now(),
             node=self.node,
             event=event,
@@ -272,11 +290,23 @@ class EventBus:
     def subscribe(
         self, *, local_only: bool = False, types: Iterable[str] | None = None
     ) -> Subscription:
+        """A listener from now on; on a closed bus, one that ends at once."""
         subscription = Subscription(
             self, local_only=local_only, types=None if types is None else frozenset(types)
         )
-        self._subscriptions.append(subscription)
+        if self._closed:
+            subscription.close()
+        else:
+            self._subscriptions.append(subscription)
         return subscription
+
+    def close(self) -> None:
+        """End every subscription (their iterators finish once drained): server shutdown, so
+        that open SSE streams end and uvicorn's graceful shutdown does not wait on them forever.
+        Publishing afterwards still fills the replay buffer but reaches no listener."""
+        self._closed = True
+        for subscription in list(self._subscriptions):
+            subscription.close()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
@@ -294,6 +324,12 @@ class EventBus:
     @property
     def last_sequence(self) -> int:
         return self._recent[-1].sequence if self._recent else 0
+
+    @property
+    def oldest_sequence(self) -> int:
+        """The sequence of the oldest event still in the replay buffer (0: none yet): a client
+        that last saw an event before ``oldest_sequence - 1`` missed some."""
+        return self._recent[0].sequence if self._recent else 0
 
     def _deliver(self, published: Published, *, local: bool) -> None:
         delivered = Delivered(next(self._sequence), local, published)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,7 @@ from chargedeck.domain.load_management import (
 )
 from chargedeck.domain.meter_values import currents_from_samples
 from chargedeck.domain.site_plan import SiteConnector, plan_site
+from chargedeck.store.errors import NotFound
 
 if TYPE_CHECKING:
     from chargedeck.csms.context import ConnectionState, CsmsServices
@@ -114,6 +115,23 @@ class EffectiveLimit:
     """What the charger itself reports offering (Current.Offered), where it does."""
     measured_a: float | None
     """What the connector draws (Current.Import, highest phase)."""
+
+
+@dataclass(frozen=True)
+class ConnectorLoad:
+    """What one connector of a placed charger takes from its circuit now (the site load view of
+    the API and UI): read-only, from what load control already keeps in memory."""
+
+    connector_id: int
+    circuit_id: int | None
+    grid_phases: tuple[int, ...]
+    """Grid phase index (0 = L1) of each charger phase, from the placement's phase rotation."""
+    active: bool
+    limit_a: float | None
+    """Amps per phase given to the connector (0 = paused); None while it is not active."""
+    import_a: tuple[float, ...]
+    """Latest Current.Import per charger phase while active (one figure: the same on every
+    phase); empty when the connector is not active."""
 
 
 @dataclass(slots=True)
@@ -220,6 +238,10 @@ class LoadControl:
         """Chargers placed on a site or given an operator limit: events of the others cost
         nothing (a 50,000-charger CSMS without sites must not pay for load control). None
         until first read: everyone counts meanwhile."""
+        self.computes: Callable[[Scope], bool] | None = None
+        """In a cluster (server/cluster.py): whether this node computes and sends for a scope
+        (a site: it holds the site's lease; an unplaced charger: it holds its connection).
+        None: one node computes everything."""
 
     def start(self, services: CsmsServices) -> None:
         """Begin: from now on events are acted on."""
@@ -475,6 +497,29 @@ class LoadControl:
             )
         return limits
 
+    def connector_loads(self, charge_point_id: str) -> list[ConnectorLoad]:
+        """Each connector's circuit, phases, limit and latest draw; empty for a charger load
+        control does not know (never connected since start)."""
+        charger = self._chargers.get(ChargePointId(charge_point_id))
+        if charger is None:
+            return []
+        loads = []
+        for connector_id in charger.connector_ids():
+            connector = charger.connector(connector_id)
+            active = connector.active()
+            loads.append(
+                ConnectorLoad(
+                    connector_id=connector_id,
+                    circuit_id=charger.circuit_id,
+                    grid_phases=charger.grid_phases,
+                    active=active,
+                    limit_a=connector.limit_a if active else None,
+                    # The last reading of a stopped session is no draw any more.
+                    import_a=connector.import_a if active else (),
+                )
+            )
+        return loads
+
     # ---- scheduling ---------------------------------------------------------------------------
 
     def _charger(self, charge_point_id: ChargePointId) -> _Charger:
@@ -534,6 +579,10 @@ class LoadControl:
                 await self._recompute(scope)
             except asyncio.CancelledError:
                 raise
+            except NotFound as exc:  # the site was deleted after the recompute was scheduled
+                log.info(
+                    "load control: %s is gone, nothing to recompute (%s)", _scope_text(scope), exc
+                )
             except Exception:  # a background task: log with the trace, keep running
                 log.exception("load control: recomputing %s failed", _scope_text(scope))
 
@@ -598,7 +647,7 @@ class LoadControl:
 
     async def _recompute(self, scope: Scope) -> None:
         services = self._services
-        if services is None:
+        if services is None or (self.computes is not None and not self.computes(scope)):
             return
         if isinstance(scope, str):
             charger = self._chargers.get(ChargePointId(scope))

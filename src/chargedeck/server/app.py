@@ -23,12 +23,18 @@ from chargedeck.clock import SystemClock
 from chargedeck.config import Settings
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.message_log import MessageLogWriter
 from chargedeck.csms.stations import Stations
+from chargedeck.csms.webhooks import WebhookWorker
 from chargedeck.server.accounts import ensure_first_admin, first_admin_notice
 from chargedeck.server.api.app import build_api
+from chargedeck.server.api.setup import OcppPorts
+from chargedeck.server.cluster import Cluster, ClusterError, cluster_settings_problem
 from chargedeck.server.files import FileEndpoint, bind_files_socket
 from chargedeck.server.ftp import FtpEndpoint
+from chargedeck.server.metrics import Metrics
 from chargedeck.server.mqtt import MqttInput
+from chargedeck.server.mqtt_publish import MqttPublisher
 from chargedeck.server.ocpp_ws import OcppServer, transport_factory
 from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.server.tls_acceptor import TlsAcceptor
@@ -70,6 +76,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop_event.set)
 
+    if settings.cluster_url and (problem := cluster_settings_problem(settings)) is not None:
+        raise StartupError(problem)
     try:
         server_tls = ServerTls(settings)
         authority = server_tls.authority()
@@ -117,17 +125,45 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
         ftp_base_url=ftp_base_url,
     )
     services.load_control.start(services)
+    webhooks = WebhookWorker(services)  # this node's events to the operator's URLs
+    webhooks.start()
+    cluster = Cluster(services) if settings.cluster_url else None
     guard = ConnectionGuard(store, settings, services.clock)
     guard.start()
-    ocpp_server = OcppServer(services, guard, transport_factory(settings.ocpp_transport))
+    # Prometheus metrics (server/metrics.py) and the OCPP message log (csms/message_log.py).
+    metrics = Metrics()
+    store.writer.observer = metrics.batch_committed
+    metrics.start(services.events)
+    message_log = (
+        MessageLogWriter(store.message_log, settings, services.clock)
+        if settings.message_log_enabled
+        else None
+    )
+    if message_log is not None:
+        metrics.watch_message_log(message_log)
+        message_log.start()
+    ocpp_server = OcppServer(
+        services,
+        guard,
+        transport_factory(settings.ocpp_transport),
+        metrics=metrics,
+        message_log=message_log,
+    )
     http_server: _EmbeddedUvicorn | None = None
     files_endpoint: FileEndpoint | None = None
     mqtt_input: MqttInput | None = None
+    mqtt_publisher: MqttPublisher | None = None
     reload_task: asyncio.Task[None] | None = None
     try:
         first_admin_password = await ensure_first_admin(store, services.clock)
         if first_admin_password is not None:  # the console only, never the log (DESIGN §8)
             sys.stderr.write(first_admin_notice(first_admin_password))
+        if cluster is not None:  # presence read before the first charger is accepted
+            try:
+                await cluster.start()
+            except ClusterError as exc:
+                cluster = None
+                raise StartupError(str(exc)) from None
         try:
             host, port = await ocpp_server.start(settings.ocpp_host, settings.ocpp_port)
         except OSError as exc:
@@ -141,6 +177,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             port,
             settings.ocpp_transport,
         )
+        ocpp_ports = OcppPorts(ws_port=port, wss_port=None)  # for the add-a-charger assistant
         if server_tls.enabled:
             acceptor = TlsAcceptor(
                 context=lambda: server_tls.context,
@@ -168,6 +205,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 tls_port,
                 "" if server_tls.client_certificates else "; tls_ca unset: no client certificates",
             )
+            ocpp_ports = OcppPorts(ws_port=port, wss_port=tls_port)
             reload_task = loop.create_task(
                 _reload_certificates(server_tls, settings.tls_reload_interval_s)
             )
@@ -184,7 +222,13 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             ) from exc
         http_host, http_port = http_socket.getsockname()[:2]
         config = uvicorn.Config(
-            build_api(services, server_tls=server_tls, guard=guard),
+            build_api(
+                services,
+                server_tls=server_tls,
+                guard=guard,
+                ocpp_ports=ocpp_ports,
+                metrics=metrics,
+            ),
             lifespan="off",
             log_level="warning",
             access_log=False,
@@ -221,12 +265,29 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
                 raise StartupError(str(exc)) from None
             # Subscribes in the background: a broker that is down is retried, not fatal.
             mqtt_input.start()
+            if settings.mqtt_publish:
+                try:
+                    mqtt_publisher = MqttPublisher(
+                        services,
+                        mqtt_url=settings.mqtt_url,
+                        topic_prefix=settings.mqtt_topic_prefix,
+                        discovery_prefix=settings.mqtt_discovery_prefix,
+                        commands=settings.mqtt_commands,
+                    )
+                except ValueError as exc:
+                    raise StartupError(str(exc)) from None
+                mqtt_publisher.start()  # a connection of its own: see server/mqtt_publish.py
         await stop_event.wait()
         log.info("shutting down: finishing messages in flight")
     finally:
         if reload_task is not None:
             reload_task.cancel()
         await ocpp_server.shutdown(settings.close_timeout_s)
+        # After the chargers' last events: ends open SSE streams (uvicorn would wait on them)
+        # and the webhook worker's subscription (it then stores what it still holds).
+        services.events.close()
+        if cluster is not None:  # after the chargers' disconnections: presence deleted
+            await cluster.close()
         if http_server is not None:
             http_server.should_exit = True
             await http_server.shutdown()
@@ -238,8 +299,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
             await ftp_endpoint.stop()
         if mqtt_input is not None:
             await mqtt_input.stop()
+        if mqtt_publisher is not None:  # after the chargers' disconnections, to publish them
+            await mqtt_publisher.stop()
         await guard.close()
+        await webhooks.stop()  # after events.close(): stores the events it still holds
         await services.load_control.close()
+        await metrics.close()
+        if message_log is not None:  # its last frames, before the store closes
+            await message_log.close()
         await store.close()
         log.info("stopped")
 

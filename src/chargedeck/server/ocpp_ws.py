@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -19,6 +20,7 @@ from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.dispatch import dispatch
 from chargedeck.csms.events import ChargerConnected, ChargerDisconnected, ConnectionRejected
+from chargedeck.csms.message_log import IN, OUT, MessageLogWriter
 from chargedeck.csms.reconciliation import on_connected
 from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import UnknownChargePointPolicy
@@ -33,7 +35,7 @@ from chargedeck.domain.security import (
     describe_tls_failure,
     parse_basic_authorization,
 )
-from chargedeck.ocpp.errors import CallErrorSent
+from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
 from chargedeck.ocpp.handshake import (
     OCPP16_SUBPROTOCOL,
     HandshakeRefused,
@@ -53,6 +55,17 @@ from chargedeck.ocpp.session import (
     Role,
 )
 from chargedeck.ocpp.v16.base import Message
+from chargedeck.ocpp.v16.smart_charging import SetChargingProfileRequest
+from chargedeck.server.metrics import (
+    ACCEPTED,
+    CANCELLED,
+    DISCONNECTED,
+    INVALID_RESPONSE,
+    TIMEOUT,
+    Metrics,
+    action_label,
+    error_code_label,
+)
 from chargedeck.server.tls_acceptor import TlsAcceptor, TlsFailure
 from chargedeck.server.transport import (
     Accept,
@@ -84,10 +97,13 @@ class ChargePointConnection:
 
     __slots__ = (
         "_calls",
+        "_message_log",
+        "_metrics",
         "_on_closed",
         "_services",
         "_session",
         "_timer",
+        "_tls",
         "_ws",
         "busy",
         "draining",
@@ -100,8 +116,15 @@ class ChargePointConnection:
         state: ConnectionState,
         services: CsmsServices,
         on_closed: Callable[[ChargePointConnection], None],
+        *,
+        metrics: Metrics | None = None,
+        message_log: MessageLogWriter | None = None,
+        tls: bool = False,
     ) -> None:
         self._ws = ws
+        self._metrics = metrics
+        self._message_log = message_log
+        self._tls = tls
         self._on_closed = on_closed
         self.state = state
         self._services = services
@@ -124,7 +147,15 @@ class ChargePointConnection:
         self._calls[outgoing] = future
         await self._flush()
         try:
-            return await future
+            response = await future
+        except BaseException as exc:
+            if self._metrics is not None:
+                _count_call(self._metrics, request, outgoing, None, exc)
+            raise
+        else:
+            if self._metrics is not None:
+                _count_call(self._metrics, request, outgoing, response, None)
+            return response
         finally:
             if self._calls is not None:
                 self._calls.pop(outgoing, None)
@@ -137,6 +168,8 @@ class ChargePointConnection:
 
     async def receive_text(self, message: str) -> None:
         """Handle one message: its events in order, then write what the session has to send."""
+        if self._message_log is not None:
+            self._message_log.record(self.state.charge_point_id, IN, message)
         if self.draining:
             return  # shutting down: unanswered, so the charger sends it again later
         self.busy = True
@@ -161,6 +194,10 @@ class ChargePointConnection:
     def closed(self, sent: CloseInfo | None, received: CloseInfo | None) -> None:
         self._fail_pending_calls()
         self._on_closed(self)
+        if self._metrics is not None:
+            self._metrics.connection_closed(self._tls)
+        if self._message_log is not None:
+            self._message_log.forget(self.state.charge_point_id)
         if sent is not None and sent.code == MESSAGE_TOO_BIG:
             log.warning(
                 "charge point %s sent a message larger than %d bytes: closed with 1009",
@@ -185,9 +222,15 @@ class ChargePointConnection:
     async def _handle(self, event: Event) -> None:
         charge_point_id = self.state.charge_point_id
         if isinstance(event, CallReceived):
+            metrics = self._metrics
+            started = time.perf_counter() if metrics is not None else 0.0
             try:
                 response = await dispatch(self._services, self.state, event.action, event.request)
             except CallErrorSent as error:
+                if metrics is not None:
+                    metrics.message_received(
+                        event.action.name, error.code.value, time.perf_counter() - started
+                    )
                 log.warning(
                     "charge point %s: %s %s refused with %s: %s",
                     charge_point_id,
@@ -199,7 +242,15 @@ class ChargePointConnection:
                 self._session.send_call_error(event.message_id, error)
             else:
                 self._session.send_call_result(event.message_id, response)
+                if metrics is not None:
+                    metrics.message_received(
+                        event.action.name, ACCEPTED, time.perf_counter() - started
+                    )
         elif isinstance(event, CallRefused):
+            if self._metrics is not None:
+                self._metrics.message_refused(
+                    action_label(event.action_name), event.error.code.value
+                )
             log.warning(
                 "charge point %s: CALL %s (%s) refused with %s: %s",
                 charge_point_id,
@@ -231,6 +282,8 @@ class ChargePointConnection:
         frames = self._session.frames_to_send()
         self._arm_timer()
         for frame in frames:
+            if self._message_log is not None:
+                self._message_log.record(self.state.charge_point_id, OUT, frame)
             await self._ws.send_text(frame)
 
     def _arm_timer(self) -> None:
@@ -263,6 +316,35 @@ class ChargePointConnection:
                 future.set_exception(ChargePointDisconnected(self.state.charge_point_id))
 
 
+def _count_call(
+    metrics: Metrics,
+    request: Message,
+    outgoing: OutgoingCall,
+    response: Message | None,
+    error: BaseException | None,
+) -> None:
+    """Count one of our CALLs by how it ended (and a SetChargingProfile by its purpose)."""
+    if response is not None:
+        result = ACCEPTED
+    elif isinstance(error, CallErrorReceived):
+        result = error_code_label(error.code)
+    elif isinstance(error, CallTimeout):
+        result = TIMEOUT
+    elif isinstance(error, InvalidResponse):
+        result = INVALID_RESPONSE
+    elif isinstance(error, ChargePointDisconnected):
+        result = DISCONNECTED
+    else:
+        result = CANCELLED
+    metrics.message_sent(outgoing.action.name, result)
+    if isinstance(request, SetChargingProfileRequest):
+        status = getattr(response, "status", None)
+        metrics.charging_profile_sent(
+            request.cs_charging_profiles.charging_profile_purpose.value,
+            result if status is None else str(status.value),
+        )
+
+
 def presented_identity(request: HandshakeRequest) -> PresentedIdentity:
     """What the charger brought: TLS, its client certificate, its Basic credentials as bytes."""
     authorizations = [value for name, value in request.headers if name.lower() == "authorization"]
@@ -291,9 +373,14 @@ class OcppServer:
         services: CsmsServices,
         guard: ConnectionGuard,
         transport: TransportFactory | None = None,
+        *,
+        metrics: Metrics | None = None,
+        message_log: MessageLogWriter | None = None,
     ) -> None:
         self._services = services
         self._guard = guard
+        self._metrics = metrics
+        self._message_log = message_log
         self._transport_factory = transport
         self._connections: set[ChargePointConnection] = set()
         self._servers: list[TransportServer] = []
@@ -328,6 +415,9 @@ class OcppServer:
         """
         peer = request.remote_address
         host = request.remote_host or peer.rpartition(":")[0] or peer
+        tls = request.tls is not None
+        if self._metrics is not None:
+            self._metrics.connection_attempted(tls)
         try:
             charge_point_id = ChargePointId(parse_charge_point_id(request.path))
             if self._draining:
@@ -344,6 +434,12 @@ class OcppServer:
                 ) from exc
         except HandshakeRefused as refused:
             log.warning("handshake from %s for %s refused: %s", peer, request.path[:120], refused)
+            if self._metrics is not None:
+                self._metrics.connection_rejected(
+                    "unavailable"
+                    if refused.status is HTTPStatus.SERVICE_UNAVAILABLE
+                    else "invalid_request"
+                )
             return Refuse(refused.status, refused.reason)
         if access is None:
             admitted = self._admit_unknown(charge_point_id)
@@ -373,8 +469,8 @@ class OcppServer:
             return AcceptAndClose(PROTOCOL_ERROR, "subprotocol ocpp1.6 not offered")
         if choice is SubprotocolChoice.NONE_OFFERED:
             log.warning("charge point %s offered no subprotocol; assuming ocpp1.6", charge_point_id)
-            return Accept(None, lambda link: self._open(link, state))
-        return Accept(OCPP16_SUBPROTOCOL, lambda link: self._open(link, state))
+            return Accept(None, lambda link: self._open(link, state, tls))
+        return Accept(OCPP16_SUBPROTOCOL, lambda link: self._open(link, state, tls))
 
     def _admit_unknown(self, charge_point_id: ChargePointId) -> SecurityProfile | Rejection:
         """A charger the store does not know: the unknown_charge_points policy decides, and no
@@ -395,6 +491,8 @@ class OcppServer:
 
     def _refuse(self, charge_point_id: str, host: str, rejection: Rejection) -> Refuse:
         self._guard.refused(charge_point_id, host, rejection)
+        if self._metrics is not None:
+            self._metrics.connection_rejected(rejection.reason.value)
         self._publish_rejection(charge_point_id, host, rejection)
         headers: tuple[tuple[str, str], ...] = ()
         if rejection.status is HTTPStatus.UNAUTHORIZED:
@@ -409,6 +507,8 @@ class OcppServer:
             failure.ssl_reason, failure.verify_message, failure.connection_lost, failure.timed_out
         )
         self._guard.refused("", failure.remote_host, rejection)
+        if self._metrics is not None:
+            self._metrics.connection_rejected(rejection.reason.value)
         self._publish_rejection("", failure.remote_host, rejection)
 
     def _publish_rejection(self, charge_point_id: str, host: str, rejection: Rejection) -> None:
@@ -427,9 +527,21 @@ class OcppServer:
 
     # ---- connections -----------------------------------------------------------------------
 
-    def _open(self, link: WebSocketLink, state: ConnectionState) -> ChargePointConnection:
+    def _open(
+        self, link: WebSocketLink, state: ConnectionState, tls: bool = False
+    ) -> ChargePointConnection:
         charge_point_id = state.charge_point_id
-        connection = ChargePointConnection(link, state, self._services, self._closed)
+        connection = ChargePointConnection(
+            link,
+            state,
+            self._services,
+            self._closed,
+            metrics=self._metrics,
+            message_log=self._message_log,
+            tls=tls,
+        )
+        if self._metrics is not None:
+            self._metrics.connection_opened(tls)
         if self._draining:
             connection.draining = True
         previous = self._services.stations.attach(connection)
@@ -468,7 +580,7 @@ class OcppServer:
     def _closed(self, connection: ChargePointConnection) -> None:
         self._connections.discard(connection)
         self._services.stations.detach(connection)
-        if self._services.stations.get(connection.state.charge_point_id) is None:
+        if self._services.stations.get_local(connection.state.charge_point_id) is None:
             self._services.load_control.on_disconnected(connection.state.charge_point_id)
 
     # ---- shutdown ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from chargedeck.store.engine import Database, create_database
 from chargedeck.store.firmware import Firmware
 from chargedeck.store.id_tags import IdTags
 from chargedeck.store.local_lists import LocalLists
+from chargedeck.store.message_log import MessageLog
 from chargedeck.store.notifications import Notifications
 from chargedeck.store.operators import Operators
 from chargedeck.store.registrations import RegistrationLookup
@@ -38,6 +39,7 @@ from chargedeck.store.sites import Sites
 from chargedeck.store.tariffs import Tariffs
 from chargedeck.store.transactions import Transactions
 from chargedeck.store.unknown_id_tags import UnknownIdTags
+from chargedeck.store.webhooks import Webhooks
 
 __all__ = ["Store", "migrate", "open_store"]
 
@@ -68,6 +70,8 @@ class Store:
         self.diagnostics = Diagnostics(database)
         self.sites = Sites(database)
         self.charging_profiles = ChargingProfiles(database)
+        self.message_log = MessageLog(database)
+        self.webhooks = Webhooks(database)
         self.writer = writer
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import sqlite3
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Final
@@ -441,6 +441,9 @@ class BatchWriter:
         self.commits = 0
         self.rows_committed = 0
         self.late_batches = 0
+        self.observer: Callable[[int, float], None] | None = None
+        """Called after each commit with its rows and seconds (the metrics' hook; the store
+        imports no metrics library)."""
         self._last_late_warning = -_LATE_WARNING_INTERVAL_S
         path = database.sqlite_path
         self._sqlite = (
@@ -574,6 +577,7 @@ class BatchWriter:
         heartbeats, self._heartbeats = self._heartbeats, {}
         if batch:
             self._note_wait(batch[0].enqueued_at)
+        started = asyncio.get_running_loop().time()
         try:
             rows = await self._write(batch, heartbeats)
         except (SQLAlchemyError, sqlite3.Error, OSError) as exc:
@@ -594,6 +598,8 @@ class BatchWriter:
             raise
         self.commits += 1
         self.rows_committed += rows
+        if self.observer is not None:
+            self.observer(rows, asyncio.get_running_loop().time() - started)
         for entry in batch:
             if not entry.waiter.done():
                 entry.waiter.set_result(None)

@@ -158,12 +158,21 @@ class ChargePoints:
         return to_record(ChargePointRecord, row)
 
     async def list_charge_points(
-        self, registration: Registration | None = None
+        self,
+        registration: Registration | None = None,
+        *,
+        after_id: str | None = None,
+        limit: int | None = None,
     ) -> list[ChargePointRecord]:
-        """Every charge point (or those with ``registration``), ordered by id."""
+        """Every charge point (or those with ``registration``), ordered by id; ``limit`` of them
+        after ``after_id`` for a page (cursor pagination: the last id of the previous page)."""
         statement = sa.select(charge_points).order_by(_T.id)
         if registration is not None:
             statement = statement.where(_T.registration == registration.value)
+        if after_id is not None:
+            statement = statement.where(_T.id > after_id)
+        if limit is not None:
+            statement = statement.limit(limit)
         async with self._db.read() as connection:
             result = await connection.execute(statement)
             return to_records(ChargePointRecord, result)

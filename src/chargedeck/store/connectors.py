@@ -33,6 +33,7 @@ class Connectors:
         charge_point_id: ChargePointId,
         connector_id: ConnectorId | None = None,
         limit: int = 100,
+        before_id: int | None = None,
     ) -> list[StatusRecord]:
         """StatusNotifications of the charger (or of one connector), newest received first."""
         history = connector_status_history.c
@@ -44,5 +45,7 @@ class Connectors:
         )
         if connector_id is not None:
             statement = statement.where(history.connector_id == connector_id)
+        if before_id is not None:  # the next page: rows older than the last one shown
+            statement = statement.where(history.id < before_id)
         async with self._db.read() as connection:
             return to_records(StatusRecord, await connection.execute(statement))

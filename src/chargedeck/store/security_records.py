@@ -93,11 +93,14 @@ class SecurityRecords:
             return int((await connection.execute(statement)).scalar_one())
 
     async def list_security_events(
-        self, charge_point_id: ChargePointId | None = None, limit: int = 100
+        self,
+        charge_point_id: ChargePointId | None = None,
+        limit: int = 100,
+        before_id: int | None = None,
     ) -> list[SecurityEventRecord]:
         """Security events of one charger (or of all with None), newest first."""
         return await self._newest_first(
-            security_events, SecurityEventRecord, charge_point_id, limit
+            security_events, SecurityEventRecord, charge_point_id, limit, before_id
         )
 
     async def add_log_status(self, row: RequestStatusRow) -> int:
@@ -144,9 +147,12 @@ class SecurityRecords:
         record: type[RecordT],
         charge_point_id: ChargePointId | None,
         limit: int,
+        before_id: int | None = None,
     ) -> list[RecordT]:
         statement = sa.select(table).order_by(table.c.id.desc()).limit(limit)
         if charge_point_id is not None:
             statement = statement.where(table.c.charge_point_id == charge_point_id)
+        if before_id is not None:  # the next page (cursor pagination)
+            statement = statement.where(table.c.id < before_id)
         async with self._db.read() as connection:
             return to_records(record, await connection.execute(statement))

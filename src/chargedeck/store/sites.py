@@ -603,6 +603,7 @@ class Sites:
         *,
         open_only: bool,
         limit: int | None = None,
+        before_id: int | None = None,
     ) -> list[LimitAlertRecord]:
         """Alerts, newest first: of one charger or all, only the open ones or every one."""
         statement = sa.select(*_ALERT_COLUMNS).order_by(_A.id.desc())
@@ -610,6 +611,8 @@ class Sites:
             statement = statement.where(_A.charge_point_id == charge_point_id)
         if open_only:
             statement = statement.where(_A.cleared_at.is_(None))
+        if before_id is not None:  # the next page (cursor pagination)
+            statement = statement.where(_A.id < before_id)
         if limit is not None:
             statement = statement.limit(limit)
         async with self._db.read() as connection:

@@ -268,6 +268,23 @@ class Transactions:
         async with self._db.read() as connection:
             return to_records(MeterValueRecord, await connection.execute(statement))
 
+    async def meter_values_page(
+        self, transaction_id: TransactionId, *, after_id: int | None, limit: int
+    ) -> list[MeterValueRecord]:
+        """Up to ``limit`` of the transaction's MeterValue elements in the order they were
+        stored; pass the last id of a page as ``after_id`` for the next (cursor pagination, stable
+        while the session keeps sending)."""
+        statement = (
+            sa.select(meter_values)
+            .where(meter_values.c.transaction_id == transaction_id)
+            .order_by(meter_values.c.id)
+            .limit(limit)
+        )
+        if after_id is not None:
+            statement = statement.where(meter_values.c.id > after_id)
+        async with self._db.read() as connection:
+            return to_records(MeterValueRecord, await connection.execute(statement))
+
     async def list_stop_reconciliations(
         self, charge_point_id: ChargePointId | None = None, limit: int = 100
     ) -> list[StopReconciliationRecord]:

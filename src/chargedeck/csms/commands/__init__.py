@@ -20,6 +20,7 @@ from chargedeck.csms.commands.reservation import RESERVATION_COMMANDS
 from chargedeck.csms.commands.security import SECURITY_COMMANDS
 from chargedeck.csms.commands.smart_charging import SMART_CHARGING_COMMANDS
 from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.stations import RemoteStationLink
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.base import Message
@@ -84,6 +85,10 @@ async def send_command(
         ):
             raise UnknownChargePoint(charge_point_id)
         raise ChargePointNotConnected(charge_point_id)
+    if isinstance(link, RemoteStationLink):
+        # Another cluster node holds the connection: it runs these same checks against the
+        # live connection state and sends (server/cluster.py).
+        return await link.send_command(request, timeout_s)
     if link.state.boot_status is None and not _is_boot_trigger(request):
         # Nothing goes to a charger before its boot is answered (OCPP 1.6 §4.2.1; Wallbox FW
         # 6.6-6.7 break otherwise, field notes Q1) but the one request that asks for the boot

@@ -20,7 +20,7 @@ import msgspec
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from chargedeck.csms.charger_security import (
     ChangeOutcome,
@@ -35,6 +35,7 @@ from chargedeck.csms.commands import (
 )
 from chargedeck.csms.connection_guard import ConnectionGuard
 from chargedeck.csms.context import CsmsServices
+from chargedeck.csms.stations import RemoteStationLink
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, TransactionId
 from chargedeck.domain.masking import masked_configuration_value
@@ -61,6 +62,7 @@ from chargedeck.domain.security import (
 )
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorSent
+from chargedeck.ocpp.handshake import MAX_CHARGE_POINT_ID_LENGTH
 from chargedeck.ocpp.v16.actions import ACTIONS
 from chargedeck.ocpp.v16.base import Message
 from chargedeck.ocpp.v16.core import GetConfigurationResponse
@@ -71,7 +73,9 @@ from chargedeck.server.api.acceptance import (
     AcceptanceReportView,
 )
 from chargedeck.server.api.auth import (
+    UI_HEADER,
     WWW_AUTHENTICATE,
+    WWW_AUTHENTICATE_UI,
     Authenticator,
     Forbidden,
     Principal,
@@ -125,12 +129,14 @@ from chargedeck.server.api.configuration_memory import (
     TemplateChange,
     TemplateView,
 )
+from chargedeck.server.api.events import EventStreamHandlers
 from chargedeck.server.api.local_lists import (
     ConfigurationKeyView,
     LocalListHandlers,
     LocalListSyncView,
     LocalListView,
 )
+from chargedeck.server.api.message_log import ExplainView, MessageLogHandlers, MessageView
 from chargedeck.server.api.operations_files import (
     DiagnosticsJobView,
     DiagnosticsRequestedView,
@@ -155,6 +161,14 @@ from chargedeck.server.api.reservations import (
     ReservationResultView,
     ReservationView,
 )
+from chargedeck.server.api.resources import (
+    ConfigurationChange,
+    ConfigurationChangeView,
+    ConnectorResourceView,
+    ResourceHandlers,
+    TransactionMeterValueView,
+)
+from chargedeck.server.api.setup import ChargerUrlView, OcppPorts, SetupHandlers
 from chargedeck.server.api.sites import (
     ChargerLimitView,
     CircuitChange,
@@ -181,6 +195,12 @@ from chargedeck.server.api.triggers import (
     TriggerBody,
     TriggerHandlers,
     TriggerResultView,
+)
+from chargedeck.server.api.ui_data import (
+    SettingsView,
+    SiteLoadView,
+    TransactionSeriesView,
+    UiDataHandlers,
 )
 from chargedeck.server.api.views import (
     ChargePointDetailView,
@@ -213,6 +233,22 @@ from chargedeck.server.api.views import (
     TransactionView,
     UserView,
 )
+from chargedeck.server.api.web_session import (
+    LoggedOutView,
+    LoginBody,
+    SessionView,
+    WebSessionHandlers,
+)
+from chargedeck.server.api.web_static import web_routes
+from chargedeck.server.api.webhooks import (
+    CreatedWebhookView,
+    NewWebhook,
+    WebhookChange,
+    WebhookDeliveryView,
+    WebhookHandlers,
+    WebhookView,
+)
+from chargedeck.server.metrics import Metrics, metrics_route
 from chargedeck.server.tls import ServerTls, TlsConfigError
 from chargedeck.store import errors as store_errors
 from chargedeck.store.certificates import RevokedCertificateRecord
@@ -284,6 +320,13 @@ class Api(
     AcceptanceHandlers,
     ConfigurationMemoryHandlers,
     FileOperationHandlers,
+    UiDataHandlers,
+    EventStreamHandlers,
+    WebhookHandlers,
+    WebSessionHandlers,
+    SetupHandlers,
+    MessageLogHandlers,
+    ResourceHandlers,
     ApiHandlers,
 ):
     """The API handlers over the shared services (handler classes of other modules join as
@@ -300,6 +343,11 @@ class Api(
             connected_at=state.connected_at,
             boot_status=state.boot_status,
             security_profile=int(state.security_profile),
+            node=(
+                link.node
+                if isinstance(link, RemoteStationLink)
+                else (self.services.events.node if self.services.stations.cluster else None)
+            ),
         )
 
     def _charge_point_view(self, record: ChargePointRecord) -> ChargePointView:
@@ -342,12 +390,35 @@ class Api(
                     "invalid-query",
                     f"registration={text!r}: expected registered or pending",
                 ) from None
-        records = await self.services.store.charge_points.list_charge_points(registration)
-        return _json(Page(items=[self._charge_point_view(r) for r in records]))
+        return await self._charge_point_page(request, registration)
 
     async def inbox(self, request: Request, caller: Principal) -> Response:
-        records = await self.services.store.charge_points.list_charge_points(Registration.PENDING)
-        return _json(Page(items=[self._charge_point_view(r) for r in records]))
+        return await self._charge_point_page(request, Registration.PENDING)
+
+    async def _charge_point_page(
+        self, request: Request, registration: Registration | None
+    ) -> Response:
+        """Every charge point (or those with ``registration``) by id; with ``limit`` or
+        ``cursor`` (the last id of the previous page) a page of them: thousands of chargers
+        need not come in one answer, and callers that ask for no page get the whole list."""
+        params = request.query_params
+        store = self.services.store.charge_points
+        if "limit" not in params and "cursor" not in params:
+            records = await store.list_charge_points(registration)
+            return _json(Page(items=[self._charge_point_view(r) for r in records]))
+        limit = _limit(request)
+        cursor = params.get("cursor")
+        if cursor is not None and not 1 <= len(cursor) <= MAX_CHARGE_POINT_ID_LENGTH:
+            raise ApiProblem(
+                HTTPStatus.BAD_REQUEST,
+                "invalid-cursor",
+                f"cursor {cursor[:32]!r} is no charge point id; use next_cursor of the "
+                "previous page",
+            )
+        records = await store.list_charge_points(registration, after_id=cursor, limit=limit)
+        next_cursor = records[-1].id if len(records) == limit else None
+        items = [self._charge_point_view(r) for r in records]
+        return _json(Page(items=items, next_cursor=next_cursor))
 
     async def add_charge_point(self, request: Request, caller: Principal) -> Response:
         body = await _body(request, NewChargePoint)
@@ -526,8 +597,11 @@ class Api(
 
     async def list_security_events(self, request: Request, caller: Principal) -> Response:
         charge_point_id = request.query_params.get("charge_point_id")
+        limit = _limit(request)
         records = await self.services.store.security_records.list_security_events(
-            None if charge_point_id is None else ChargePointId(charge_point_id), _limit(request)
+            None if charge_point_id is None else ChargePointId(charge_point_id),
+            limit,
+            before_id=numeric_cursor(request),
         )
         views = [
             SecurityEventView(
@@ -539,7 +613,8 @@ class Api(
             )
             for r in records
         ]
-        return _json(Page(items=views))
+        next_cursor = str(records[-1].id) if len(records) == limit else None
+        return _json(Page(items=views, next_cursor=next_cursor))
 
     async def get_charge_point(self, request: Request, caller: Principal) -> Response:
         record = await self.known_charge_point(_charge_point_id(request))
@@ -583,8 +658,9 @@ class Api(
 
     async def status_history(self, request: Request, caller: Principal) -> Response:
         record = await self.known_charge_point(_charge_point_id(request))
+        limit = _limit(request, 100)
         rows = await self.services.store.connectors.status_history(
-            record.id, None, _limit(request, 100)
+            record.id, None, limit, before_id=numeric_cursor(request)
         )
         return _json(
             Page(
@@ -600,7 +676,8 @@ class Api(
                         received_at=r.received_at,
                     )
                     for r in rows
-                ]
+                ],
+                next_cursor=str(rows[-1].id) if len(rows) == limit else None,
             )
         )
 
@@ -873,6 +950,12 @@ class ApiRoute:
     when they prove their password in the request (HTTP Basic): a token is not enough."""
     media_type: str = "application/json"
     """Of the answer; other than JSON, ``response`` is ``bytes`` (a file download)."""
+    public: bool = False
+    """No credentials needed: the route authenticates by itself (web UI login/logout); its
+    handler gets ``caller=None``."""
+    body_optional: bool = False
+    """The handler takes an empty body as the request type's defaults (OpenAPI: the request
+    body is not required)."""
 
     def check_caller(self, caller: Principal, path_params: Mapping[str, str]) -> None:
         """Raise ``Forbidden`` unless ``caller`` may use this route."""
@@ -896,7 +979,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "/charge-points",
         READ,
         "list_charge_points",
-        "List charge points with live state",
+        "List charge points with live state, by id (registration=; with limit or cursor: "
+        "cursor pagination, else the whole list)",
         Page[ChargePointView],
     ),
     ApiRoute(
@@ -922,7 +1006,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "/charge-points/{charge_point_id}/status-history",
         READ,
         "status_history",
-        "StatusNotification history of a charge point",
+        "StatusNotification history of a charge point, newest first (limit, default 100; "
+        "cursor pagination)",
         Page[StatusHistoryView],
     ),
     ApiRoute(
@@ -942,9 +1027,15 @@ ROUTES: tuple[ApiRoute, ...] = (
         "values of secret configuration keys are answered as ***",
         CommandResultView,
         dict[str, Any],
+        body_optional=True,  # an empty body is {}: ClearCache, GetConfiguration, ...
     ),
     ApiRoute(
-        "GET", "/inbox", READ, "inbox", "Charge points waiting for adoption", Page[ChargePointView]
+        "GET",
+        "/inbox",
+        READ,
+        "inbox",
+        "Charge points waiting for adoption (with limit or cursor: cursor pagination)",
+        Page[ChargePointView],
     ),
     ApiRoute(
         "GET",
@@ -961,6 +1052,16 @@ ROUTES: tuple[ApiRoute, ...] = (
         "get_transaction",
         "One transaction with its meter values",
         TransactionDetailView,
+    ),
+    ApiRoute(
+        "GET",
+        "/transactions/{transaction_id}/series",
+        READ,
+        "transaction_series",
+        "A session's power (W; derived from the energy register where the charger sends no "
+        "power), energy since start (Wh), current per phase and SoC over time, oldest first; "
+        "max_points thins long sessions (server/api/ui_data.py)",
+        TransactionSeriesView,
     ),
     # Records: tariffs and reports (server/api/records.py).
     ApiRoute("GET", "/tariffs", READ, "list_tariffs", "Tariffs", Page[TariffView]),
@@ -1031,6 +1132,34 @@ ROUTES: tuple[ApiRoute, ...] = (
         "Why this charger's connections were refused, most recent first",
         Page[RejectionView],
     ),
+    # OCPP message log (server/api/message_log.py).
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/messages",
+        READ,
+        "list_charge_point_messages",
+        "This charger's OCPP frames in and out, newest first (action=, message_id=, "
+        "direction=in|out, since=, until=, q= substring; cursor)",
+        Page[MessageView],
+    ),
+    ApiRoute(
+        "GET",
+        "/messages",
+        READ,
+        "list_messages",
+        "OCPP frames of every charger, newest first (charge_point_id= and the filters of a "
+        "charger's messages; cursor)",
+        Page[MessageView],
+    ),
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/explain",
+        READ,
+        "explain_charge_point",
+        "What happened on this charger in [since, until) (default: the last 24 h), told in "
+        "sentences from its logged frames",
+        ExplainView,
+    ),
     ApiRoute(
         "GET",
         "/rejections",
@@ -1096,7 +1225,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "/security-events",
         READ,
         "list_security_events",
-        "SecurityEventNotifications chargers sent (charge_point_id= filters)",
+        "SecurityEventNotifications chargers sent, newest first (charge_point_id= filters; "
+        "cursor pagination)",
         Page[SecurityEventView],
     ),
     ApiRoute(
@@ -1195,7 +1325,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "/charge-points/{charge_point_id}/configuration",
         READ,
         "get_configuration",
-        "Configuration keys as the charger last reported them (secret values as ***)",
+        "Configuration keys as the charger last reported them (secret values as ***); the ETag "
+        "answered goes in If-Match of PUT .../configuration/{key}",
         Page[ConfigurationKeyView],
     ),
     ApiRoute(
@@ -1276,6 +1407,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         "not_supported, ignored or skipped; leaves nothing changed; stored per firmware",
         AcceptanceReportView,
         AcceptanceCheckBody,
+        body_optional=True,
     ),
     ApiRoute(
         "GET",
@@ -1345,7 +1477,8 @@ ROUTES: tuple[ApiRoute, ...] = (
         "/configuration-templates/{name}",
         OPERATE,
         "replace_configuration_template",
-        "Replace a template's model and keys",
+        "Replace a template's model and keys; If-Match with the template's ETag refuses with 412 "
+        "when it changed since it was read",
         TemplateView,
         TemplateChange,
     ),
@@ -1369,6 +1502,44 @@ ROUTES: tuple[ApiRoute, ...] = (
         "charge_point_ids; per charger: accepted, rejected, not supported, not connected, ...",
         BulkView,
         BulkRequest,
+    ),
+    # ---- connectors, meter values, configuration writes with ETags (server/api/resources.py)
+    ApiRoute(
+        "GET",
+        "/charge-points/{charge_point_id}/connectors",
+        READ,
+        "list_connectors",
+        "The charger's connectors: last status and error code, the running session, and the "
+        "limit in force with the chain of what capped it",
+        Page[ConnectorResourceView],
+    ),
+    ApiRoute(
+        "GET",
+        "/transactions/{transaction_id}/meter-values",
+        READ,
+        "list_transaction_meter_values",
+        "A session's MeterValue elements in the order stored (limit, default 100; cursor "
+        "pagination)",
+        Page[TransactionMeterValueView],
+    ),
+    ApiRoute(
+        "PUT",
+        "/charge-points/{charge_point_id}/configuration/{key}",
+        OPERATE,
+        "change_configuration_key",
+        "Set one key (ChangeConfiguration) and read it back; If-Match with the ETag of GET "
+        ".../configuration refuses with 412 when the configuration changed since; 409 when the "
+        "charger rejects the value or does not know the key",
+        ConfigurationChangeView,
+        ConfigurationChange,
+    ),
+    ApiRoute(
+        "GET",
+        "/configuration-templates/{name}",
+        READ,
+        "get_configuration_template",
+        "One template, with its ETag for If-Match on PUT",
+        TemplateView,
     ),
     # ---- reservations (server/api/reservations.py)
     ApiRoute(
@@ -1434,6 +1605,16 @@ ROUTES: tuple[ApiRoute, ...] = (
         "One site: its circuit tree from the grid connection down, the chargers on each "
         "circuit with their limits, and the latest grid and solar readings",
         SiteDetailView,
+    ),
+    ApiRoute(
+        "GET",
+        "/sites/{site_id}/load",
+        READ,
+        "site_load",
+        "A site's live load: per circuit (its sub-circuits included) and phase, the limit "
+        "against the current load control gives the connectors and what they draw "
+        "(Current.Import), each connector's share, and the latest grid and solar readings",
+        SiteLoadView,
     ),
     ApiRoute(
         "PATCH",
@@ -1539,7 +1720,7 @@ ROUTES: tuple[ApiRoute, ...] = (
         READ,
         "list_limit_alerts",
         "Connectors that kept drawing above their limit, newest first (charge_point_id=, "
-        "open=true|false, limit=)",
+        "open=true|false; cursor pagination)",
         Page[LimitAlertView],
     ),
     ApiRoute(
@@ -1620,6 +1801,46 @@ ROUTES: tuple[ApiRoute, ...] = (
         media_type="application/octet-stream",
     ),
     ApiRoute("GET", "/me", READ, "me", "Who the API sees: account, token, scope", MeView),
+    # Web UI session (server/api/web_session.py): public, they check credentials themselves.
+    ApiRoute(
+        "POST",
+        "/login",
+        READ,
+        "login",
+        "Log in to the web UI: an operator's username and password open a 12-hour session "
+        "(HttpOnly SameSite=Strict cookie chargedeck_session); needs X-ChargeDeck-UI: 1, as "
+        "does every cookie-authenticated POST/PUT/PATCH/DELETE",
+        SessionView,
+        LoginBody,
+        public=True,
+    ),
+    ApiRoute(
+        "POST",
+        "/logout",
+        READ,
+        "logout",
+        "End the web UI session: revoke its token and clear the cookie (X-ChargeDeck-UI: 1)",
+        LoggedOutView,
+        public=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/setup/charger-url",
+        READ,
+        "charger_url",
+        "What to type into the charger's OCPP settings: the CSMS URL (ws:// and, with TLS, "
+        "wss://) with this machine's LAN address or public_host, for charge_point_id= the full "
+        "URL (server/api/setup.py)",
+        ChargerUrlView,
+    ),
+    ApiRoute(
+        "GET",
+        "/settings",
+        ADMIN,
+        "effective_settings",
+        "The settings in force with their defaults and meaning; secrets and URL passwords ***",
+        SettingsView,
+    ),
     ApiRoute("GET", "/users", ADMIN, "list_users", "Operator accounts", Page[UserView]),
     ApiRoute(
         "POST",
@@ -1666,6 +1887,75 @@ ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
         "DELETE", "/tokens/{token_id}", ADMIN, "revoke_token", "Revoke an API token", TokenView
     ),
+    # Live events out (server/api/events.py; catalogue in docs/events.md).
+    ApiRoute(
+        "GET",
+        "/events",
+        READ,
+        "stream_events",
+        "Live events as Server-Sent Events (filters: types, a comma list of event types; "
+        "charge_point_id); Last-Event-ID resumes from the replay buffer, event: gap when it "
+        "cannot",
+        bytes,
+        media_type="text/event-stream",
+    ),
+    # Webhooks (server/api/webhooks.py, sent by csms/webhooks.py).
+    # Reading webhooks needs admin too: a URL may carry a secret (Home Assistant's webhook id).
+    ApiRoute("GET", "/webhooks", ADMIN, "list_webhooks", "Webhooks", Page[WebhookView]),
+    ApiRoute(
+        "POST",
+        "/webhooks",
+        ADMIN,
+        "add_webhook",
+        "Create a webhook; its signing secret is in this answer only",
+        CreatedWebhookView,
+        NewWebhook,
+        201,
+    ),
+    ApiRoute("GET", "/webhooks/{webhook_id}", ADMIN, "get_webhook", "A webhook", WebhookView),
+    ApiRoute(
+        "PATCH",
+        "/webhooks/{webhook_id}",
+        ADMIN,
+        "update_webhook",
+        "Change a webhook's name, URL, event types, charger or enabled",
+        WebhookView,
+        WebhookChange,
+    ),
+    ApiRoute(
+        "DELETE",
+        "/webhooks/{webhook_id}",
+        ADMIN,
+        "delete_webhook",
+        "Delete a webhook and its delivery log",
+        WebhookView,
+    ),
+    ApiRoute(
+        "GET",
+        "/webhooks/{webhook_id}/deliveries",
+        READ,
+        "list_webhook_deliveries",
+        "A webhook's delivery log, newest first (cursor pagination)",
+        Page[WebhookDeliveryView],
+    ),
+    ApiRoute(
+        "POST",
+        "/webhooks/{webhook_id}/test",
+        ADMIN,
+        "test_webhook",
+        "Queue a webhook.ping delivery to the webhook (sent within a second)",
+        WebhookDeliveryView,
+        status=202,
+    ),
+    ApiRoute(
+        "POST",
+        "/webhook-deliveries/{delivery_id}/retry",
+        ADMIN,
+        "retry_webhook_delivery",
+        "Send a failed (or delivered) delivery again, as a new series of attempts",
+        WebhookDeliveryView,
+        status=202,
+    ),
 )
 
 
@@ -1674,22 +1964,32 @@ def build_api(
     *,
     server_tls: ServerTls | None = None,
     guard: ConnectionGuard | None = None,
+    ocpp_ports: OcppPorts | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """The Starlette app for /api/v1, routes taken from :data:`ROUTES`; ``server_tls`` serves the
-    CA download and reload, ``guard`` the refusals counted in memory."""
+    CA download and reload, ``guard`` the refusals counted in memory, ``ocpp_ports`` (as bound)
+    the add-a-charger assistant's URLs. The web UI's files are served at / and /web/."""
     from chargedeck.server.api.openapi import build_openapi
 
     authenticator = Authenticator(services.store.operators, services.clock)
     api = Api(services, authenticator, server_tls, guard)
+    api.ocpp_ports = ocpp_ports
     openapi_bytes = ENCODER.encode(build_openapi(ROUTES, API_PREFIX))
 
     def endpoint(route: ApiRoute) -> Callable[..., Any]:
-        handler: Callable[[Request, Principal], Awaitable[Response]] = getattr(api, route.handler)
+        handler: Callable[[Request, Principal | None], Awaitable[Response]] = getattr(
+            api, route.handler
+        )
 
         async def run(request: Request) -> Response:
             try:
-                caller = await authenticator.authenticate(request.headers.get("authorization"))
-                route.check_caller(caller, request.path_params)
+                caller = None
+                if not route.public:
+                    caller = await authenticator.authenticate_request(
+                        request.method, request.headers, request.cookies
+                    )
+                    route.check_caller(caller, request.path_params)
                 return await handler(request, caller)
             except ApiProblem as problem:
                 return _problem(request, problem)
@@ -1700,7 +2000,11 @@ def build_api(
                         HTTPStatus.UNAUTHORIZED,
                         "unauthenticated",
                         exc.reason,
-                        {"WWW-Authenticate": WWW_AUTHENTICATE},
+                        {
+                            "WWW-Authenticate": WWW_AUTHENTICATE_UI
+                            if request.headers.get(UI_HEADER) == "1"
+                            else WWW_AUTHENTICATE
+                        },
                     ),
                 )
             except Forbidden as exc:
@@ -1719,6 +2023,9 @@ def build_api(
 
     routes = [Route(API_PREFIX + r.path, endpoint(r), methods=[r.method]) for r in ROUTES]
     routes.append(Route(API_PREFIX + "/openapi.json", openapi, methods=["GET"]))
+    if metrics is not None:
+        routes.append(metrics_route(metrics, authenticator, services.settings.metrics_public))
+    routes.extend(web_routes())
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return _problem(
@@ -1727,12 +2034,23 @@ def build_api(
         )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        # RFC 9110 §15.5.6: a 405 names the methods the path has, in Allow; each method of a
+        # path is a route of its own here, so they are collected from every route matching it.
+        allowed = sorted(
+            {
+                method
+                for route in routes
+                if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE
+                for method in route.methods or ()
+            }
+        )
         return _problem(
             request,
             ApiProblem(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 "method-not-allowed",
                 f"{request.method} is not allowed on {request.url.path}",
+                {"Allow": ", ".join(allowed)},
             ),
         )
 

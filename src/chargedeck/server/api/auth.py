@@ -21,6 +21,7 @@ import binascii
 import hashlib
 import logging
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -41,6 +42,9 @@ log = logging.getLogger(__name__)
 
 # RFC 7235 §4.1: a 401 names the schemes the client may use; RFC 7617 §2.1 the charset of Basic.
 WWW_AUTHENTICATE: Final = 'Bearer realm="ChargeDeck", Basic realm="ChargeDeck", charset="UTF-8"'
+# The same to the web UI's own requests (X-ChargeDeck-UI: 1): a Basic challenge would make the
+# browser pop up its own password dialog over the UI's login page.
+WWW_AUTHENTICATE_UI: Final = 'Bearer realm="ChargeDeck"'
 
 # Long enough that a script or a browser session re-sending Basic credentials costs one argon2
 # check every few minutes; short enough that a forgotten session does not stay in memory.
@@ -54,6 +58,17 @@ MAX_REMEMBERED_PASSWORDS: Final = 1024
 MAX_CONCURRENT_PASSWORD_CHECKS: Final = 2
 # RFC 7617 credentials longer than this are not ours (username 64 + password 256, base64).
 _MAX_BASIC_LENGTH: Final = 1024
+
+# The web UI's session (server/api/web_session.py): POST /api/v1/login sets this HttpOnly,
+# SameSite=Strict cookie holding a 12-hour API token, because a browser's EventSource cannot
+# send an Authorization header. CSRF defence in depth: besides SameSite=Strict, a
+# cookie-authenticated request that changes something must carry UI_HEADER: 1, which a page of
+# another site cannot add without a CORS preflight this API never answers (OWASP CSRF
+# Prevention Cheat Sheet, "custom request headers").
+SESSION_COOKIE: Final = "chargedeck_session"
+UI_HEADER: Final = "X-ChargeDeck-UI"
+# RFC 9110 §9.2.1: the methods that change nothing.
+SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Unauthenticated(Exception):
@@ -138,6 +153,35 @@ class Authenticator:
         raise Unauthenticated(
             f"unsupported authorization scheme {scheme[:20]!r}; use Bearer or Basic"
         )
+
+    async def authenticate_request(
+        self, method: str, headers: Mapping[str, str], cookies: Mapping[str, str]
+    ) -> Principal:
+        """The caller of a request: its ``Authorization`` header, else the web UI's session
+        cookie; a cookie-authenticated unsafe method needs :data:`UI_HEADER` (raises
+        :class:`Forbidden` without it)."""
+        authorization = headers.get("authorization")
+        session = cookies.get(SESSION_COOKIE)
+        if (authorization is None or not authorization.strip()) and session:
+            if method.upper() not in SAFE_METHODS and headers.get(UI_HEADER) != "1":
+                raise Forbidden(
+                    f"a {method.upper()} with the session cookie needs the header "
+                    f"{UI_HEADER}: 1 (cross-site request forgery defence)"
+                )
+            return await self.session(session)
+        return await self.authenticate(authorization)
+
+    async def session(self, token_text: str) -> Principal:
+        """The caller named by a session cookie's token; raises :class:`Unauthenticated`."""
+        try:
+            return await self._token(token_text)
+        except Unauthenticated as exc:
+            raise Unauthenticated(f"session ended ({exc.reason}): log in again") from None
+
+    async def login(self, username: str, password: str) -> Principal:
+        """The account proved by ``username`` and ``password`` (the same argon2 check, memory of
+        failures and concurrency cap as HTTP Basic); raises :class:`Unauthenticated`."""
+        return await self._password(username, password)
 
     def forget(self, username: str) -> None:
         """Drop what is remembered of ``username``'s passwords (after a change or disable)."""

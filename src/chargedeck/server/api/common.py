@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from chargedeck.csms.commands import ChargePointNotConnected, CommandNotAllowed, UnknownChargePoint
 from chargedeck.csms.context import CsmsServices
-from chargedeck.csms.stations import ChargePointDisconnected
+from chargedeck.csms.stations import ChargePointDisconnected, NodeTimeout, NodeUnreachable
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.errors import CallErrorReceived, CallTimeout, InvalidResponse
 from chargedeck.ocpp.handshake import HandshakeRefused, check_charge_point_id
@@ -79,7 +79,26 @@ def problem_response(request: Request, problem: ApiProblem) -> Response:
     )
 
 
+# Bodies are JSON (RFC 8259). Accepted: no Content-Type, application/json or any +json type, and
+# application/x-www-form-urlencoded, which `curl -d` sends unless told otherwise (the README's
+# examples); any other type is a 415 (RFC 9110 §15.5.16) that names what to send.
+_JSON_BODY_TYPES = frozenset({"", "application/json", "application/x-www-form-urlencoded"})
+
+
+def check_json_content_type(request: Request) -> None:
+    """Refuse a body declared as something other than JSON with 415."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in _JSON_BODY_TYPES or media_type.endswith("+json"):
+        return
+    raise ApiProblem(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "unsupported-media-type",
+        f"the body must be JSON (Content-Type: application/json), not {media_type[:60]!r}",
+    )
+
+
 async def read_body(request: Request, body_type: type[BodyT]) -> BodyT:
+    check_json_content_type(request)
     raw = await request.body()
     try:
         return msgspec.json.decode(raw, type=body_type)
@@ -147,6 +166,10 @@ def charger_errors() -> Iterator[None]:
         yield
     except UnknownChargePoint as exc:
         raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-charge-point", str(exc)) from None
+    except NodeUnreachable as exc:  # before its base class ChargePointDisconnected
+        raise ApiProblem(HTTPStatus.SERVICE_UNAVAILABLE, "node-unreachable", str(exc)) from None
+    except NodeTimeout as exc:  # before its base class CallTimeout
+        raise ApiProblem(HTTPStatus.GATEWAY_TIMEOUT, "node-timeout", str(exc)) from None
     except (ChargePointNotConnected, ChargePointDisconnected) as exc:
         raise ApiProblem(HTTPStatus.CONFLICT, "charge-point-not-connected", str(exc)) from None
     except CommandNotAllowed as exc:

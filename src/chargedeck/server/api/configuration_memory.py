@@ -45,6 +45,7 @@ from chargedeck.server.api.common import (
     path_charge_point_id,
     read_body,
 )
+from chargedeck.server.api.etags import check_if_match, template_etag, with_etag, write_lock
 from chargedeck.server.api.views import Page, View
 from chargedeck.store import errors as store_errors
 from chargedeck.store.configuration_memory import SnapshotRecord, TemplateRecord
@@ -376,16 +377,22 @@ class ConfigurationMemoryHandlers(ApiHandlers):
 
     async def replace_configuration_template(self, request: Request, caller: Principal) -> Response:
         body = await read_body(request, TemplateChange)
-        try:
-            record = await self.services.store.configuration_memory.replace_template(
-                request.path_params["name"],
-                _checked_model(body.charger_model),
-                _checked_keys(body.keys),
-                self.services.clock.now(),
-            )
-        except store_errors.NotFound as exc:
-            raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-template", str(exc)) from None
-        return json_response(_template_view(record))
+        name: str = request.path_params["name"]
+        templates = self.services.store.configuration_memory
+        async with write_lock(self, f"template:{name}"):  # If-Match: RFC 9110 §13.1.1
+            current = await templates.get_template(name)
+            if current is not None:
+                check_if_match(request, template_etag(current), f"template {name[:64]!r}")
+            try:
+                record = await templates.replace_template(
+                    name,
+                    _checked_model(body.charger_model),
+                    _checked_keys(body.keys),
+                    self.services.clock.now(),
+                )
+            except store_errors.NotFound as exc:
+                raise ApiProblem(HTTPStatus.NOT_FOUND, "unknown-template", str(exc)) from None
+        return with_etag(json_response(_template_view(record)), template_etag(record))
 
     async def apply_configuration_template(self, request: Request, caller: Principal) -> Response:
         name = request.path_params["name"]

@@ -31,6 +31,7 @@ from chargedeck.server.api.common import (
     page_limit,
     path_charge_point_id,
 )
+from chargedeck.server.api.etags import configuration_etag, with_etag
 from chargedeck.server.api.views import Page, View
 from chargedeck.store.configuration import ConfigurationKeyRecord
 from chargedeck.store.local_lists import LocalListSendRecord
@@ -160,11 +161,13 @@ class LocalListHandlers(ApiHandlers):
     async def get_configuration(self, request: Request, caller: Principal) -> Response:
         record = await self.known_charge_point(path_charge_point_id(request))
         keys = await self.services.store.configuration.list_keys(record.id)
-        return json_response(Page(items=[configuration_key_view(key) for key in keys]))
+        page = json_response(Page(items=[configuration_key_view(key) for key in keys]))
+        return with_etag(page, configuration_etag(keys))  # If-Match of PUT .../{key}
 
     async def refresh_configuration(self, request: Request, caller: Principal) -> Response:
         charge_point_id = path_charge_point_id(request)
         with charger_errors():
             await read_configuration(self.services, charge_point_id)
         keys = await self.services.store.configuration.list_keys(charge_point_id)
-        return json_response(Page(items=[configuration_key_view(key) for key in keys]))
+        page = json_response(Page(items=[configuration_key_view(key) for key in keys]))
+        return with_etag(page, configuration_etag(keys))

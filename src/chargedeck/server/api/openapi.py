@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from chargedeck import __version__
+from chargedeck.server.api.query_parameters import QUERY_PARAMETERS
 from chargedeck.server.api.views import Problem
 
 if TYPE_CHECKING:
@@ -53,6 +54,29 @@ def _response_schema(route: ApiRoute, schema_of: dict[int, Any]) -> Any:
     return schema_of[id(route.response)]
 
 
+def _plain_tuples(node: Any) -> Any:
+    """``node`` with each fixed-length array of one item type (msgspec writes
+    ``tuple[float, float, float]`` as ``prefixItems`` + ``items: false``) written as ``items`` of
+    that type with ``minItems`` = ``maxItems``: the same instances, and a form every OpenAPI tool
+    reads (schemathesis 4 rejects the ``prefixItems`` form: schemathesis issues #3842, #4099)."""
+    if isinstance(node, list | tuple):
+        return [_plain_tuples(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    plain = {key: _plain_tuples(value) for key, value in node.items()}
+    prefix = plain.get("prefixItems")
+    if (
+        isinstance(prefix, list)
+        and prefix
+        and all(item == prefix[0] for item in prefix)
+        and plain.get("items") is False
+        and plain.get("minItems") == plain.get("maxItems") == len(prefix)
+    ):
+        del plain["prefixItems"]
+        plain["items"] = prefix[0]
+    return plain
+
+
 def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
     """Paths from ``routes``; schemas from their request/response types."""
     types: list[Any] = [Problem]
@@ -61,6 +85,7 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
         if route.request is not None:
             types.append(route.request)
     schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
+    schemas, components = _plain_tuples(schemas), _plain_tuples(components)
     schema_of = dict(zip((id(t) for t in types), schemas, strict=True))
     problem_schema = schema_of[id(Problem)]
     paths: dict[str, dict[str, Any]] = {}
@@ -69,12 +94,13 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)}", route.path)
         ]
+        parameters += [query.openapi() for query in QUERY_PARAMETERS.get(route.handler, ())]
         problem = {"application/problem+json": {"schema": problem_schema}}
         operation: dict[str, Any] = {
             "operationId": route.handler,
             "summary": route.summary,
             "parameters": parameters,
-            "security": _SECURITY,
+            "security": [] if route.public else _SECURITY,
             SCOPE_EXTENSION: route.scope.value,
             SELF_SERVICE_EXTENSION: route.self_service,
             "responses": {
@@ -95,7 +121,7 @@ def build_openapi(routes: Sequence[ApiRoute], prefix: str) -> dict[str, Any]:
         }
         if route.request is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not route.body_optional,
                 "content": {"application/json": {"schema": schema_of[id(route.request)]}},
             }
         paths.setdefault(prefix + route.path, {})[route.method.lower()] = operation

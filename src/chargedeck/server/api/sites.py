@@ -41,6 +41,7 @@ from chargedeck.server.api.common import (
     ApiProblem,
     id_number,
     json_response,
+    numeric_cursor,
     page_limit,
     path_charge_point_id,
     read_body,
@@ -724,10 +725,15 @@ class SiteHandlers(ApiHandlers):
                 "invalid-query",
                 f"open={open_text[:16]!r}: expected true or false",
             )
+        limit = page_limit(request)
         records = await self.services.store.sites.list_alerts(
-            params.get("charge_point_id"), open_only=open_text == "true", limit=page_limit(request)
+            params.get("charge_point_id"),
+            open_only=open_text == "true",
+            limit=limit,
+            before_id=numeric_cursor(request),
         )
-        return json_response(Page(items=[_alert_view(r) for r in records]))
+        next_cursor = str(records[-1].id) if len(records) == limit else None
+        return json_response(Page(items=[_alert_view(r) for r in records], next_cursor=next_cursor))
 
     async def set_transaction_mode(self, request: Request, caller: Principal) -> Response:
         text: str = request.path_params["transaction_id"]

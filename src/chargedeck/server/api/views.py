@@ -38,6 +38,8 @@ class ConnectionView(View, frozen=True, kw_only=True):
     boot_status: str | None = None
     security_profile: int | None = None
     """The security profile this connection was admitted with."""
+    node: str | None = None
+    """In a cluster (``cluster_url``): the node holding the connection."""
 
 
 class ChargePointView(View, frozen=True, kw_only=True):
