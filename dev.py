@@ -427,7 +427,7 @@ def command_test(args: Sequence[str]) -> int:
         ensure_mosquitto()
         ensure_chromium()
         ensure_nats_and_haproxy()
-    pytest_args = list(args) if args else ["-q"]
+    pytest_args = list(args) if args else ["-q", "--durations=20"]  # the slowest, in every CI log
     pytest: list[str | Path] = [VENV_PYTHON, "-m", "pytest", "-p", "no:cacheprovider", *pytest_args]
     return run_steps([*static_checks(), ("pytest", pytest)])
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import suppress
 from pathlib import Path
+from typing import Protocol
 
 import nats
 import nats.js.errors
@@ -90,7 +91,8 @@ class Cluster:
         )
         self.nodes: list[ServerProcess] = []
 
-    def start(self, name: str) -> ServerProcess:
+    def start(self, name: str, *args: str) -> ServerProcess:
+        """Node ``name`` with the cluster's settings and ``args`` (more ``serve`` flags)."""
         node = start_server(
             self.database_url,
             [
@@ -104,6 +106,7 @@ class Cluster:
                 name,
                 "--unknown-charge-points",
                 "accept",
+                *args,
             ],
             transport="websockets",
         )
@@ -121,7 +124,8 @@ class Cluster:
             assert node.error_lines() == [], node.log_text()
 
 
-StartNode = Callable[[str], ServerProcess]
+class StartNode(Protocol):
+    def __call__(self, name: str, *args: str) -> ServerProcess: ...
 
 
 @pytest.fixture

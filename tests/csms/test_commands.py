@@ -15,6 +15,7 @@ from chargedeck.csms.commands import (
     ChargePointNotConnected,
     CommandNotAllowed,
     UnknownChargePoint,
+    masked_answer,
     send_command,
 )
 from chargedeck.csms.context import CsmsServices
@@ -22,8 +23,14 @@ from chargedeck.csms.stations import Stations
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
 from chargedeck.ocpp.v16.actions import ACTIONS, FeatureProfile
-from chargedeck.ocpp.v16.core import HeartbeatRequest, ResetRequest
-from chargedeck.ocpp.v16.enums import ResetType
+from chargedeck.ocpp.v16.core import (
+    GetConfigurationResponse,
+    HeartbeatRequest,
+    ResetRequest,
+    ResetResponse,
+)
+from chargedeck.ocpp.v16.enums import ResetStatus, ResetType
+from chargedeck.ocpp.v16.types import KeyValue
 from chargedeck.store import open_store
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
@@ -84,3 +91,31 @@ async def test_a_request_that_is_not_an_operator_command_is_refused(
 ) -> None:
     with pytest.raises(CommandNotAllowed, match="not an operator command"):
         await send_command(services, "CP1", HeartbeatRequest())
+
+
+def test_an_answer_shown_to_operators_has_secret_configuration_values_masked() -> None:
+    answer = GetConfigurationResponse(
+        configuration_key=[
+            KeyValue(key="AuthorizationKey", read_only=False, value="0123456789abcdef"),
+            KeyValue(key="WifiPassword", read_only=False, value="hunter22"),
+            KeyValue(key="HeartbeatInterval", read_only=False, value="60"),
+            KeyValue(key="WebSocketPassword", read_only=True),
+        ],
+        unknown_key=["NoSuchKey"],
+    )
+    shown = masked_answer(answer)
+    assert isinstance(shown, GetConfigurationResponse)
+    assert [(k.key, k.value) for k in shown.configuration_key or []] == [
+        ("AuthorizationKey", "***"),
+        ("WifiPassword", "***"),
+        ("HeartbeatInterval", "60"),
+        ("WebSocketPassword", None),
+    ]
+    assert shown.unknown_key == ["NoSuchKey"]
+    assert answer.configuration_key is not None  # the charger's answer itself is kept
+    assert answer.configuration_key[0].value == "0123456789abcdef"
+
+
+def test_an_answer_without_configuration_values_is_shown_as_it_is() -> None:
+    answer = ResetResponse(status=ResetStatus.ACCEPTED)
+    assert masked_answer(answer) is answer

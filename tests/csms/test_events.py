@@ -188,6 +188,7 @@ async def test_closing_the_bus_ends_every_subscription_and_later_ones_at_once() 
             power_w=7360.0,
             energy_wh=1200.5,
             current_a=(16.0, 16.0, None),
+            current_offered_a=16.0,
         ),
         AlertRaised(charge_point_id="", kind="webhook-failing", message="receiver answers 500"),
     ],
@@ -197,6 +198,19 @@ def test_published_events_survive_an_encode_decode_round_trip(event: object) -> 
     body = encode_published(published)
     assert decode_published(body) == published
     assert msgspec.json.decode(body)["event"]["type"] in EVENT_TYPES
+
+
+def test_a_meter_values_event_of_a_node_without_current_offered_still_decodes() -> None:
+    # A node of the previous version in the same cluster sends meter.values without the field.
+    body = (
+        b'{"id":"n1-00000000-1","at":"2026-11-26T08:00:00Z","node":"n1","event":'
+        b'{"type":"meter.values","charge_point_id":"CP1","connector_id":1,'
+        b'"transaction_id":null,"sampled_at":"2026-11-26T08:00:00Z","current_a":[16.0,null,null]}}'
+    )
+    event = decode_published(body).event
+    assert isinstance(event, MeterValuesReceived)
+    assert event.current_a == (16.0, None, None)
+    assert event.current_offered_a is None
 
 
 def test_decoding_a_body_that_is_not_an_event_raises() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chargedeck.domain.meter_values import energy_import_register_wh
+from chargedeck.domain.meter_values import current_offered_a, energy_import_register_wh
 
 
 def test_absent_measurand_and_unit_mean_the_import_register_in_wh() -> None:
@@ -29,3 +29,12 @@ def test_per_phase_registers_are_skipped() -> None:
 def test_a_value_that_is_not_a_number_is_not_a_reading() -> None:
     assert energy_import_register_wh(None, None, None, "n/a") is None
     assert energy_import_register_wh(None, None, None, "nan") is None
+
+
+def test_current_offered_is_read_in_amps_and_absent_otherwise() -> None:
+    offered = ("Current.Offered", "A", None, "13.5")
+    drawn = ("Current.Import", "A", "L1", "16")
+    assert current_offered_a([drawn, offered]) == 13.5
+    assert current_offered_a([drawn]) is None
+    assert current_offered_a([("Current.Offered", "W", None, "3000")]) is None
+    assert current_offered_a([("Current.Offered", None, None, "n/a")]) is None

@@ -18,7 +18,7 @@ from chargedeck.store import open_store
 from chargedeck.store.configuration import ReportedKey
 from tests.support.ocpp_lib_charger import library_charger
 from tests.support.server import ServerProcess, running_server
-from tests.support.site_charger import SiteCharger, id_tag_of, until
+from tests.support.site_charger import SiteCharger, id_tag_of, open_limit_alerts, until
 
 SOLO_FUSE_A = 10.0
 
@@ -77,16 +77,6 @@ def limits_server(
         assert server.error_lines() == [], server.log_text()
 
 
-async def _open_alerts(server: ServerProcess, charge_point_id: str) -> list[dict[str, object]]:
-    async with server.async_api_client() as api:
-        answer = await api.get(
-            "/limit-alerts", params={"charge_point_id": charge_point_id, "open": "true"}
-        )
-    assert answer.status_code == 200, answer.text
-    alerts: list[dict[str, object]] = answer.json()["items"]
-    return alerts
-
-
 async def _alert_scenario(server: ServerProcess, charge_point_id: str) -> None:
     async with library_charger(server.ocpp_url, charge_point_id, SiteCharger) as charger:
         await charger.boot()
@@ -97,10 +87,10 @@ async def _alert_scenario(server: ServerProcess, charge_point_id: str) -> None:
         await asyncio.sleep(1.3)
         await charger.draw(16.0, 16.0, 16.0)
         deadline = asyncio.get_running_loop().time() + 15.0
-        alerts = await _open_alerts(server, charge_point_id)
+        alerts = await open_limit_alerts(server, charge_point_id)
         while not alerts and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
-            alerts = await _open_alerts(server, charge_point_id)
+            alerts = await open_limit_alerts(server, charge_point_id)
         (alert,) = alerts
         assert alert["limit_a"] == SOLO_FUSE_A
         assert alert["measured_a"] == 16.0
@@ -109,7 +99,7 @@ async def _alert_scenario(server: ServerProcess, charge_point_id: str) -> None:
         await charger.draw(10.5, 10.5, 10.5)
         while alerts and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.1)
-            alerts = await _open_alerts(server, charge_point_id)
+            alerts = await open_limit_alerts(server, charge_point_id)
         assert alerts == []
     assert "does not honour its limit" in server.log_text()
 

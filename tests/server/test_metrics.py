@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,14 +17,13 @@ import pytest
 from ocpp.routing import on
 from ocpp.v16 import call, call_result
 from ocpp.v16.enums import ChargingProfileStatus
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
+from tests.support.metrics import metrics_url, scrape, value, wait_until
 from tests.support.ocpp_lib_charger import LibraryCharger, library_charger
 from tests.support.server import ServerProcess, bearer, create_api_token, running_server
 
 PASSWORD = "correct-horse-battery-staple"
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @pytest.fixture(scope="module")
@@ -36,36 +34,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     ) as s:
         yield s
         assert s.error_lines() == [], s.log_text()
-
-
-def metrics_url(server: ServerProcess) -> str:
-    return f"http://127.0.0.1:{server.http_port}/metrics"
-
-
-def scrape(server: ServerProcess, headers: dict[str, str] | None = None) -> Samples:
-    """Every sample of the document, by (name, labels), parsed by prometheus_client."""
-    answer = httpx.get(metrics_url(server), headers=headers or server.auth_headers, timeout=10)
-    assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("text/plain; version=0.0.4")
-    samples: Samples = {}
-    for family in text_string_to_metric_families(answer.text):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-def wait_until(server: ServerProcess, check: Callable[[Samples], bool]) -> Samples:
-    """Scrape until ``check`` holds (events and the message log are counted in the background)."""
-    deadline = time.monotonic() + 5.0
-    while True:
-        samples = scrape(server)
-        if check(samples) or time.monotonic() > deadline:
-            return samples
-        time.sleep(0.05)
 
 
 async def test_a_chargers_messages_move_the_counters_and_histograms(server: ServerProcess) -> None:

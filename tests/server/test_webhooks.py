@@ -24,6 +24,7 @@ import httpx
 import pytest
 from ocpp.v16 import call
 
+from tests.support.metrics import Samples, value, wait_until
 from tests.support.ocpp_lib_charger import library_charger
 from tests.support.server import ServerProcess, bearer, create_api_token, running_server
 
@@ -414,3 +415,34 @@ async def test_a_pending_delivery_is_sent_by_the_next_run_after_a_restart(
         assert second.error_lines() == [], second.log_text()
     assert got[0].body == got[1].body
     assert (entry["status"], entry["attempts"], entry["last_status_code"]) == ("delivered", 2, 200)
+
+
+async def test_metrics_count_attempts_by_result_and_time_requests_and_deliveries(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    receiver.answers["/counted"] = [500, 500]
+    receiver.answers["/given-up"] = [503] * MAX_ATTEMPTS
+    args = ["--webhook-retry-base-s", "0.05", "--webhook-max-attempts", str(MAX_ATTEMPTS)]
+    with running_server(f"sqlite:///{tmp_path / 'chargedeck.db'}", args, tmp_path) as server:
+        async with server.async_api_client() as api:
+            for name in ("counted", "given-up"):
+                hook = await acreate(api, name=name, url=receiver.url(f"/{name}"))
+                queued = await api.post(f"/webhooks/{hook['id']}/test")
+                assert queued.status_code == HTTPStatus.ACCEPTED, queued.text
+
+        def settled(samples: Samples) -> bool:
+            return value(samples, "chargedeck_webhook_request_seconds_count") >= 2 * MAX_ATTEMPTS
+
+        samples = wait_until(server, settled)
+        assert server.error_lines() == [], server.log_text()
+    deliveries_total = "chargedeck_webhook_deliveries_total"
+    assert {
+        result: value(samples, deliveries_total, result=result)
+        for result in ("delivered", "retried", "failed")
+    } == {"delivered": 1, "retried": 2 * (MAX_ATTEMPTS - 1), "failed": 1}
+    assert value(samples, "chargedeck_webhook_request_seconds_count") == 2 * MAX_ATTEMPTS
+    local = value(samples, "chargedeck_webhook_request_seconds_bucket", le="2.5")
+    assert local == 2 * MAX_ATTEMPTS  # a receiver on this machine answers in well under 2.5 s
+    assert value(samples, "chargedeck_webhook_delivery_seconds_count") == 1
+    # Delivered on the third attempt: after the back-offs of 0.05 s and 0.1 s at least.
+    assert value(samples, "chargedeck_webhook_delivery_seconds_sum") >= 0.15

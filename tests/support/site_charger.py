@@ -15,6 +15,7 @@ from ocpp.v16 import call, call_result
 from ocpp.v16.enums import ChargingProfileStatus, ClearChargingProfileStatus
 
 from tests.support.ocpp_lib_charger import LibraryCharger
+from tests.support.server import ServerProcess
 
 WAIT_S = 15.0
 
@@ -26,6 +27,17 @@ async def until(condition: Callable[[], bool], what: str, wait_s: float = WAIT_S
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting until {what}")
         await asyncio.sleep(0.05)
+
+
+async def open_limit_alerts(server: ServerProcess, charge_point_id: str) -> list[dict[str, object]]:
+    """The charger's open "limit not honoured" alerts, through the API."""
+    async with server.async_api_client() as api:
+        answer = await api.get(
+            "/limit-alerts", params={"charge_point_id": charge_point_id, "open": "true"}
+        )
+    assert answer.status_code == 200, answer.text
+    alerts: list[dict[str, object]] = answer.json()["items"]
+    return alerts
 
 
 def id_tag_of(charge_point_id: str) -> str:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar
 
 import msgspec
 import typer
@@ -212,24 +212,38 @@ def receive_file_from_api(
     The bytes go to ``out.part`` first, renamed to ``out`` when complete: a broken download
     leaves no file that looks whole. ``fail``s as :func:`call_api` does, and when ``out``
     cannot be written."""
-    partial = out.with_name(out.name + ".part")
     request = _api_request(api, "GET", path, None, token, None)
+    with (
+        api_errors(api, scope),
+        urllib.request.urlopen(request, timeout=120) as response,  # noqa: S310
+    ):
+        length = response.headers.get("Content-Length")
+        on_start(int(length) if length and length.isdigit() else None)
+        return write_streamed(response, out, on_progress)
+
+
+def write_streamed(
+    response: BinaryIO, out: Path, on_progress: Callable[[int], None] | None = None
+) -> int:
+    """Stream an API answer into ``out`` and return the bytes written; ``on_progress(bytes)``
+    after each chunk. The bytes go to ``out.part`` first, renamed to ``out`` when complete: a
+    broken download leaves no file that looks whole. ``fail``s when ``out`` cannot be written;
+    errors reading ``response`` propagate to the caller's translation."""
+    partial = out.with_name(out.name + ".part")
     written = 0
     try:
-        with (
-            api_errors(api, scope),
-            urllib.request.urlopen(request, timeout=120) as response,  # noqa: S310
-        ):
-            length = response.headers.get("Content-Length")
-            on_start(int(length) if length and length.isdigit() else None)
-            try:
-                sink = partial.open("wb")
-            except OSError as exc:
-                raise fail(f"cannot write {out}: {exc.strerror}") from None
-            with sink:
-                while chunk := response.read(STREAM_CHUNK_BYTES):
+        try:
+            sink = partial.open("wb")
+        except OSError as exc:
+            raise fail(f"cannot write {out}: {exc.strerror}") from None
+        with sink:
+            while chunk := response.read(STREAM_CHUNK_BYTES):
+                try:
                     sink.write(chunk)
-                    written += len(chunk)
+                except OSError as exc:
+                    raise fail(f"cannot write {out}: {exc.strerror}") from None
+                written += len(chunk)
+                if on_progress is not None:
                     on_progress(len(chunk))
         partial.replace(out)
     finally:

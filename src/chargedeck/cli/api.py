@@ -40,7 +40,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from chargedeck.cli._support import STREAM_CHUNK_BYTES, console, fail, print_json
+from chargedeck.cli._support import console, fail, print_json, write_streamed
 
 if TYPE_CHECKING:
     from chargedeck.cli.api_body import BodyShape
@@ -401,29 +401,6 @@ def _answer(
         raise _no_answer(f"the connection to the ChargeDeck API at {base} broke: {exc}") from None
 
 
-def _write_out(response: http.client.HTTPResponse, out: Path) -> int:
-    """Stream the answer into ``out`` via ``out.part`` (a broken download leaves no whole-looking
-    file); the bytes written."""
-    partial = out.with_name(out.name + ".part")
-    written = 0
-    try:
-        try:
-            sink = partial.open("wb")
-        except OSError as exc:
-            raise fail(f"cannot write {out}: {exc.strerror}") from None
-        with sink:
-            while chunk := response.read(STREAM_CHUNK_BYTES):
-                try:
-                    sink.write(chunk)
-                except OSError as exc:
-                    raise fail(f"cannot write {out}: {exc.strerror}") from None
-                written += len(chunk)
-        partial.replace(out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return written
-
-
 def call_operation(route: ApiRoute, path_values: dict[str, str], call: Call) -> None:
     """Send the request of ``route`` and show the answer (tables, JSON or a file)."""
     base = _base_url(call.server)
@@ -453,7 +430,7 @@ def _send(route: ApiRoute, request: urllib.request.Request, base: str, call: Cal
     with _answer(route, request, base) as response:
         media_type = response.headers.get_content_type()
         if call.out is not None:
-            written = _write_out(response, call.out)
+            written = write_streamed(response, call.out)
             if call.as_json:
                 print_json({"out": str(call.out), "bytes": written, "media_type": media_type})
             else:

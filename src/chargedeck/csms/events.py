@@ -98,6 +98,9 @@ class MeterValuesReceived(Event, frozen=True, kw_only=True, tag="meter.values"):
     current_a: tuple[float | None, float | None, float | None] | None = None
     """Current.Import per phase L1, L2, L3 (A)."""
     soc_percent: float | None = None
+    current_offered_a: float | None = None
+    """Current.Offered (A): what the charger says it offers the car; the cluster's site lease
+    holder shows it beside a limit that is not honoured (csms/load_control.py)."""
 
 
 class LimitChanged(Event, frozen=True, kw_only=True, tag="limit.changed"):

@@ -32,7 +32,9 @@ import math
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
 
 from chargedeck.csms.events import AlertCleared, AlertRaised, LimitChanged
 from chargedeck.domain.charger_models import ChargerModel, SmartChargingQuirks, model_for
@@ -214,6 +216,16 @@ class _Charger:
         return sorted(known)
 
 
+class LoadChange(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator's change load control acts on, as it travels to the other nodes of a
+    cluster: a site, circuit or placement (``site``, ``site_id`` None for any), a charger's
+    operator limit, placement or mode (``charger``), a grid or solar reading (``reading``)."""
+
+    kind: Literal["site", "charger", "reading"]
+    site_id: int | None = None
+    charge_point_id: str | None = None
+
+
 @dataclass(frozen=True)
 class _Send:
     """One limit profile to send to one connector."""
@@ -242,6 +254,9 @@ class LoadControl:
         """In a cluster (server/cluster.py): whether this node computes and sends for a scope
         (a site: it holds the site's lease; an unplaced charger: it holds its connection).
         None: one node computes everything."""
+        self.tell_other_nodes: Callable[[LoadChange], None] | None = None
+        """In a cluster: hands an operator's change (site, placement, limit, reading) to the
+        other nodes, which apply it with :meth:`receive_change`."""
 
     def start(self, services: CsmsServices) -> None:
         """Begin: from now on events are acted on."""
@@ -373,7 +388,6 @@ class LoadControl:
             return
         assert services is not None
         charger = self._charger(ChargePointId(charge_point_id))
-        connector = charger.connector(connector_id)
         latest = max(meter_values, key=lambda meter_value: meter_value.timestamp)
         current_import_a, current_offered_a = currents_from_samples(
             [
@@ -388,7 +402,46 @@ class LoadControl:
             voltage_v=services.settings.nominal_voltage_v,
             phases_wired=len(charger.grid_phases),
         )
-        at = latest.timestamp
+        self._take_currents(
+            charger, connector_id, current_import_a, current_offered_a, latest.timestamp
+        )
+
+    def on_currents(
+        self,
+        charge_point_id: str,
+        connector_id: int,
+        import_a: tuple[float, ...],
+        offered_a: float | None,
+        at: datetime,
+        *,
+        power_w: float | None = None,
+    ) -> None:
+        """What :meth:`on_meter_values` reads from a MeterValues, already in amps: the cluster
+        feeds the lease holder of a site with the meter values of chargers on other nodes this
+        way (server/cluster.py, from the relayed MeterValuesReceived event). ``import_a`` is
+        Current.Import per phase (one figure: the same on every phase), ``offered_a``
+        Current.Offered, ``at`` the sample's time; without any Current.Import, ``power_w``
+        (Power.Active.Import) counts as amps over the phases wired at the nominal voltage, as
+        ``currents_from_samples`` does for a local charger."""
+        services = self._services
+        if connector_id <= 0 or not self._manages(charge_point_id):
+            return
+        assert services is not None
+        charger = self._charger(ChargePointId(charge_point_id))
+        if not import_a and power_w is not None:
+            voltage_v = services.settings.nominal_voltage_v
+            import_a = (power_w / (voltage_v * len(charger.grid_phases)),)
+        self._take_currents(charger, connector_id, import_a, offered_a, at)
+
+    def _take_currents(
+        self,
+        charger: _Charger,
+        connector_id: int,
+        current_import_a: tuple[float, ...],
+        current_offered_a: float | None,
+        at: datetime,
+    ) -> None:
+        connector = charger.connector(connector_id)
         if current_offered_a is not None:
             connector.offered_a = current_offered_a
         if not current_import_a:
@@ -404,11 +457,13 @@ class LoadControl:
 
     # ---- operator and inputs ----------------------------------------------------------------
 
-    def site_changed(self, site_id: int | None) -> None:
+    def site_changed(self, site_id: int | None, *, tell_other_nodes: bool = True) -> None:
         """A site, circuit or placement changed (None: any, e.g. a site was deleted)."""
         if self._services is None:
             return
         self._spawn(self._site_changed(site_id))
+        if tell_other_nodes and self.tell_other_nodes is not None:
+            self.tell_other_nodes(LoadChange(kind="site", site_id=site_id))
 
     async def _site_changed(self, site_id: int | None) -> None:
         await self._refresh_managed()
@@ -424,6 +479,21 @@ class LoadControl:
         if self._services is None:
             return
         self._spawn(self._charger_changed(ChargePointId(charge_point_id)))
+        if self.tell_other_nodes is not None:
+            self.tell_other_nodes(LoadChange(kind="charger", charge_point_id=charge_point_id))
+
+    def receive_change(self, change: LoadChange) -> None:
+        """What another cluster node's operator (API, MQTT) changed: acted on as if made here,
+        so the node computing the site or charger sees it at once, not at its next store read
+        (``STORE_WATCH_INTERVAL_S``)."""
+        if self._services is None:
+            return
+        if change.kind == "site":
+            self._spawn(self._site_changed(change.site_id))
+        elif change.kind == "charger" and change.charge_point_id is not None:
+            self._spawn(self._charger_changed(ChargePointId(change.charge_point_id)))
+        elif change.kind == "reading" and change.site_id is not None:
+            self._schedule(change.site_id)
 
     async def _charger_changed(self, charge_point_id: ChargePointId) -> None:
         await self._refresh_managed()
@@ -469,6 +539,8 @@ class LoadControl:
             )
         await services.store.sites.save_reading(record)
         self._schedule(site_id)
+        if self.tell_other_nodes is not None:
+            self.tell_other_nodes(LoadChange(kind="reading", site_id=site_id))
 
     def effective_limits(self, charge_point_id: str) -> list[EffectiveLimit]:
         """The limit in force on each connector of a charger, with its explanation."""

@@ -19,7 +19,8 @@ hold is merely unknown to it.
 ``resync_after_id_tag_change`` is called by every path that changes an id tag: each connected,
 registered charger that ChargeDeck has sent a list before (the operator opted in by syncing it
 once) and that does not report LocalAuthListEnabled=false gets the difference, in the background,
-one sync at a time per charger, a burst of changes coalesced into one sync.
+one sync at a time per charger, a burst of changes coalesced into one sync. In a cluster every
+node does this for the chargers it holds (server/cluster.py relays the change).
 """
 
 from __future__ import annotations
@@ -396,8 +397,19 @@ async def resync_after_id_tag_change(services: CsmsServices) -> None:
     """Bring the local lists of connected chargers up to date after an id tag changed.
 
     Returns at once: each charger's sync runs in the background after
-    :data:`RESYNC_DEBOUNCE_S`, and a change while one is waiting joins it.
+    :data:`RESYNC_DEBOUNCE_S`, and a change while one is waiting joins it. In a cluster the
+    other nodes are told too, and each resyncs the chargers it holds
+    (:func:`resync_chargers_held_here`): a charger's syncs stay on the node holding its
+    connection, one at a time.
     """
+    await resync_chargers_held_here(services)
+    if services.stations.cluster is not None:
+        services.stations.cluster.id_tags_changed()
+
+
+async def resync_chargers_held_here(services: CsmsServices) -> None:
+    """:func:`resync_after_id_tag_change` for the chargers connected to this node only (what a
+    cluster node does when another node changed an id tag)."""
     work = _work_of(services)
     loop = asyncio.get_running_loop()
     for link in services.stations:

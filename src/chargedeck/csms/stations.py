@@ -106,6 +106,10 @@ class StationsCluster(Protocol):
     def remote_link(self, charge_point_id: ChargePointId) -> RemoteStationLink | None:
         """The charger's connection on another live node, or None."""
 
+    def id_tags_changed(self) -> None:
+        """An id tag changed on this node: every other node resyncs the local lists of the
+        chargers it holds (csms/local_lists.py). Returns at once."""
+
 
 class Stations:
     """Charge point id -> its live connection. The newest connection for an id wins."""

@@ -31,7 +31,7 @@ import hmac
 import logging
 import secrets
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,11 @@ EVENT_HEADER = "X-ChargeDeck-Event"
 DELIVERY_HEADER = "X-ChargeDeck-Delivery"
 TIMESTAMP_HEADER = "X-ChargeDeck-Timestamp"
 SIGNATURE_HEADER = "X-ChargeDeck-Signature"
+
+RETRIED = "retried"
+"""The result of an attempt that failed and will be tried again (a delivery stays pending)."""
+RESULTS = (DELIVERED, RETRIED, FAILED)
+"""The results of a recorded attempt, as metrics label them (server/metrics.py)."""
 
 
 # ---- rules for subscriptions (API and CLI) --------------------------------------------------
@@ -213,6 +218,17 @@ def deliveries_for(
 # ---- the worker -----------------------------------------------------------------------------
 
 
+class AttemptOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One recorded attempt, as the worker's observer sees it (for metrics)."""
+
+    result: str
+    """One of :data:`RESULTS`."""
+    request_s: float
+    """The POST's round trip in seconds, up to ``webhook_timeout_s`` when nothing answered."""
+    delivery_s: float | None
+    """Seconds from the delivery being stored to being delivered; None unless delivered."""
+
+
 class WebhookWorker:
     """Stores this node's events as deliveries and sends due deliveries; start and stop it in
     the composition root (server/app.py)."""
@@ -228,6 +244,10 @@ class WebhookWorker:
         self._wakeup = asyncio.Event()
         self._failing: set[int] = set()
         """Webhooks with an open ``webhook-failing`` alert (raised once until one succeeds)."""
+        self.attempts: dict[str, int] = dict.fromkeys(RESULTS, 0)
+        """Recorded attempts of this node by result (:data:`RESULTS`), since it started."""
+        self.observer: Callable[[AttemptOutcome], None] | None = None
+        """Called after each recorded attempt (server/metrics.py times them)."""
 
     @property
     def node(self) -> str:
@@ -361,6 +381,7 @@ class WebhookWorker:
         }
         status_code: int | None = None
         error: str | None = None
+        started = clock.monotonic()
         try:
             answer = await self._client.post(
                 hook.url, content=body, headers=headers, timeout=settings.webhook_timeout_s
@@ -374,6 +395,7 @@ class WebhookWorker:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         except (httpx.InvalidURL, UnicodeError) as exc:  # a URL stored before it was checked
             error = f"the webhook url cannot be used: {exc}"
+        request_s = clock.monotonic() - started
         attempts = delivery.attempts + 1
         now = clock.now()
         next_attempt_at: datetime | None = None
@@ -401,7 +423,16 @@ class WebhookWorker:
             log.warning("webhooks: outcome of delivery %d not stored: %s", delivery.id, exc)
             return
         if not recorded:
-            return
+            return  # another node took the delivery over: its attempt counts, not this one
+        result = RETRIED if status == PENDING else status
+        self.attempts[result] += 1
+        if self.observer is not None:
+            delivery_s = (
+                max(0.0, (now - delivery.created_at).total_seconds())
+                if status == DELIVERED
+                else None
+            )
+            self.observer(AttemptOutcome(result=result, request_s=request_s, delivery_s=delivery_s))
         if status == FAILED:
             log.warning(
                 "webhook %r: delivery %d (%s) failed after %d attempts: %s",

@@ -92,6 +92,20 @@ def currents_from_samples(
     return (), offered
 
 
+def current_offered_a(
+    samples: list[tuple[str | None, str | None, str | None, str]],
+) -> float | None:
+    """Current.Offered (A) of one MeterValue's samples ``(measurand, unit, phase, value)``, as
+    :func:`currents_from_samples` reads it; None when the charger did not send it."""
+    offered: float | None = None
+    for measurand, unit, _phase, value in samples:
+        if measurand == CURRENT_OFFERED and unit in (None, "A"):
+            number = _number(value)
+            if number is not None:
+                offered = number
+    return offered
+
+
 SOC = "SoC"
 _ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0}
 _POWER_UNITS = {"W": 1.0, "kW": 1000.0}

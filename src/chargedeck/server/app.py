@@ -134,6 +134,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> None:
     metrics = Metrics()
     store.writer.observer = metrics.batch_committed
     metrics.start(services.events)
+    metrics.watch_webhooks(webhooks)
     message_log = (
         MessageLogWriter(store.message_log, settings, services.clock)
         if settings.message_log_enabled

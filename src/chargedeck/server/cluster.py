@@ -32,8 +32,12 @@ protocol:
   renewed every TTL/3, the bucket's TTL expires a dead holder's lease). Only the holder
   recomputes the site and sends its profiles (through the routing above to chargers on other
   nodes); it learns of other nodes' chargers from the relayed events (status, transactions,
-  boots, disconnections), and reads the rest from the shared store, as on one node. An unplaced
-  charger's operator limit is sent by the node holding its connection.
+  boots, disconnections, the currents of meter values), and reads the rest from the shared
+  store, as on one node. An unplaced charger's operator limit is sent by the node holding its
+  connection. An operator's change (site, placement, limit, reading) made through one node is
+  sent to the others on ``PREFIX.load-changes``, so the node computing it acts at once.
+- **Id tag changes**: the node that changed one publishes its name on ``PREFIX.id-tags-changed``;
+  every other node resyncs the local lists of the chargers it holds (csms/local_lists.py).
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.events import (
     ChargerBooted,
     ChargerDisconnected,
+    MeterValuesReceived,
     Published,
     StatusChanged,
     Subscription,
@@ -79,6 +84,8 @@ from chargedeck.csms.events import (
     decode_published,
     encode_published,
 )
+from chargedeck.csms.load_control import LoadChange
+from chargedeck.csms.local_lists import resync_chargers_held_here
 from chargedeck.csms.stations import (
     ChargePointDisconnected,
     NodeTimeout,
@@ -184,6 +191,13 @@ class RouteRequest(msgspec.Struct, frozen=True, kw_only=True):
     reason: str = ""
 
 
+class LoadChangeMessage(msgspec.Struct, frozen=True, kw_only=True):
+    """An operator's load control change made on ``node`` (csms/load_control.py)."""
+
+    node: str
+    change: LoadChange
+
+
 class RouteReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """The holding node's answer: ``payload`` (response JSON) when ``error`` is None, else the
     error's kind with the fields needed to raise the same exception here."""
@@ -201,6 +215,7 @@ class RouteReply(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 _PRESENCE = msgspec.json.Decoder(Presence)
 _REQUEST = msgspec.json.Decoder(RouteRequest)
 _REPLY = msgspec.json.Decoder(RouteReply)
+_LOAD_CHANGE = msgspec.json.Decoder(LoadChangeMessage)
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -293,6 +308,8 @@ class Cluster:
         self.chargers_bucket = f"{prefix}_chargers"
         self.sites_bucket = f"{prefix}_sites"
         self.events_subject = f"{prefix}.events"
+        self.id_tags_subject = f"{prefix}.id-tags-changed"
+        self.load_changes_subject = f"{prefix}.load-changes"
         self._call_prefix = f"{prefix}.node."
         services.events.node = self.node  # event ids are NODE-SEQUENCE: unique in the cluster
         self._nc: NatsClient | None = None
@@ -380,10 +397,13 @@ class Cluster:
         await self._forget_previous_life()
         await self._nc.subscribe(f"{self._call_prefix}{self.node}.call", cb=self._on_route)
         await self._nc.subscribe(self.events_subject, cb=self._on_remote_event)
+        await self._nc.subscribe(self.id_tags_subject, cb=self._on_id_tags_changed)
+        await self._nc.subscribe(self.load_changes_subject, cb=self._on_load_change)
         self._relay = self.services.events.subscribe(local_only=True)
         self._tasks.append(loop.create_task(self._heartbeat()))
         self._tasks.append(loop.create_task(self._hold_leases()))
         self.services.load_control.computes = self.computes
+        self.services.load_control.tell_other_nodes = self.load_changed
         self._tasks.append(loop.create_task(self._write_presence()))
         self._relay_task = loop.create_task(self._relay_events())
         self._tasks.append(self._relay_task)
@@ -403,6 +423,8 @@ class Cluster:
             self.services.stations.cluster = None
         if self.services.load_control.computes == self.computes:
             self.services.load_control.computes = None
+        if self.services.load_control.tell_other_nodes == self.load_changed:
+            self.services.load_control.tell_other_nodes = None
         if self._nc is None:
             return
         self._closing = True
@@ -708,7 +730,8 @@ class Cluster:
                     revision = await self._sites_kv.create(key, value)
                     self._leases[site_id] = (revision, loop.time())
                     log.info("cluster: node %s runs load management of site %d", self.node, site_id)
-                    self.services.load_control.site_changed(site_id)  # resend from its view
+                    # resend from its view
+                    self.services.load_control.site_changed(site_id, tell_other_nodes=False)
             except nats.js.errors.KeyWrongLastSequenceError:
                 if held is not None:
                     self._leases.pop(site_id, None)
@@ -747,6 +770,17 @@ class Cluster:
             )
         elif isinstance(event, TransactionStopped):
             load_control.on_transaction_stopped(charge_point_id, event.transaction_id)
+        elif isinstance(event, MeterValuesReceived):
+            # What the charger draws: the holder's household/surplus figures and its "limit
+            # not honoured" check. The event's per-phase list has None for a phase not sent.
+            load_control.on_currents(
+                charge_point_id,
+                event.connector_id,
+                tuple(amps for amps in event.current_a or () if amps is not None),
+                event.current_offered_a,
+                event.sampled_at,
+                power_w=event.power_w,
+            )
         elif isinstance(event, ChargerBooted):
             # on_boot reads the id and the boot status of the connection only.
             load_control.on_boot(
@@ -917,6 +951,48 @@ class Cluster:
             self.events_relayed_in += 1
             self.services.events.receive_remote(published)
             self._feed_load_control(published)
+
+    # ---- operator changes the other nodes act on ---------------------------------------------
+
+    def load_changed(self, change: LoadChange) -> None:
+        """LoadControl.tell_other_nodes: an operator changed a site, placement, limit or reading
+        through this node; the node holding the site's lease (or the charger) acts on it at once
+        rather than at its next store read. At most once, as for id tag changes: a lost message
+        is made good later (that store read every ``STORE_WATCH_INTERVAL_S``, the site's next
+        recomputation, or the next change)."""
+        body = _ENCODER.encode(LoadChangeMessage(node=self.node, change=change))
+        self._spawn(self._publish(self.load_changes_subject, body, "a load control change"))
+
+    async def _on_load_change(self, msg: Msg) -> None:
+        try:
+            message = _LOAD_CHANGE.decode(msg.data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            log.warning("cluster: load control change from another node ignored: %s", exc)
+            return
+        if message.node != self.node:
+            self.services.load_control.receive_change(message.change)
+
+    def id_tags_changed(self) -> None:
+        """StationsCluster.id_tags_changed: a plain NATS message naming this node; every other
+        node resyncs the local lists of the chargers it holds. At most once: while NATS is
+        unreachable the others are not told (logged), as with a charger offline at the time of a
+        change, the next change (or the operator's sync) brings their lists up to date."""
+        self._spawn(self._publish(self.id_tags_subject, self.node.encode(), "an id tag change"))
+
+    async def _publish(self, subject: str, body: bytes, what: str) -> None:
+        """Tell the other nodes of a change (core NATS, at most once); a warning if it fails."""
+        reason = "not connected to NATS"
+        if self._nc is not None and self._nc.is_connected:
+            try:
+                await self._nc.publish(subject, body)
+                return
+            except (nats.errors.Error, OSError) as exc:
+                reason = str(exc) or type(exc).__name__
+        log.warning("cluster: other nodes not told of %s (%s)", what, reason)
+
+    async def _on_id_tags_changed(self, msg: Msg) -> None:
+        if msg.data.decode(errors="replace") != self.node:
+            await resync_chargers_held_here(self.services)
 
     # ---- NATS connection ---------------------------------------------------------------------
 

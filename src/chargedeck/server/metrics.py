@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Final
 
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from chargedeck.csms.events import EVENT_TYPES, AlertRaised, EventBus, Subscription
 from chargedeck.csms.message_log import MessageLogWriter
+from chargedeck.csms.webhooks import RESULTS, AttemptOutcome, WebhookWorker
 from chargedeck.domain.operators import Scope
 from chargedeck.ocpp.errors import ErrorCode
 from chargedeck.ocpp.v16.actions import ACTIONS
@@ -66,6 +67,26 @@ LATENCY_BUCKETS: Final = (
 BATCH_ROW_BUCKETS: Final = (1, 2, 5, 10, 20, 50, 100, 200, 500)
 # A batch commits in 1-40 ms on the reference machine; 50 ms is its budget.
 COMMIT_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# A webhook POST: 10 ms (a receiver on the LAN) to 30 s (webhook_timeout_s is 10 s by default).
+WEBHOOK_REQUEST_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Stored to delivered: tens of ms (a first attempt to a receiver on the LAN) to 4 h (retries
+# back off from webhook_retry_base_s = 1 s doubling up to 1 h, csms/webhooks.py).
+WEBHOOK_DELIVERY_BUCKETS: Final = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    900.0,
+    3600.0,
+    14400.0,
+)
 
 COUNTED_EVENT_TYPES: Final = tuple(kind for kind in EVENT_TYPES if kind != "meter.values")
 """The event types ``chargedeck_events_published_total`` counts."""
@@ -96,22 +117,26 @@ def error_code_label(code: str) -> str:
     return code if code in _ERROR_CODES else INVALID_CODE
 
 
-class _LogRows(Collector):
-    """``chargedeck_message_log_rows_total{outcome}`` read from the writer at scrape time."""
+class _ReadAtScrape(Collector):
+    """A counter family read at scrape time from counts another part keeps as plain numbers
+    (the message log writer, the webhook worker: csms/ imports no metrics library)."""
 
-    def __init__(self, writer: MessageLogWriter) -> None:
-        self._writer = writer
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        read: Callable[[], Iterable[tuple[str, float]]],
+    ) -> None:
+        self._name = name
+        self._documentation = documentation
+        self._label = label
+        self._read = read
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(
-            "chargedeck_message_log_rows",
-            "OCPP frames of the message log: written, dropped (buffer full or store down), "
-            "pruned by retention",
-            labels=["outcome"],
-        )
-        family.add_metric(["written"], self._writer.rows_written)
-        family.add_metric(["dropped"], self._writer.rows_dropped)
-        family.add_metric(["pruned"], self._writer.rows_pruned)
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for label_value, count in self._read():
+            family.add_metric([label_value], count)
         yield family
 
 
@@ -192,6 +217,19 @@ class Metrics:
             ["type"],
             registry=registry,
         )
+        self._webhook_request = Histogram(
+            "chargedeck_webhook_request_seconds",
+            "Round trip of one webhook POST (to webhook_timeout_s when nothing answered)",
+            buckets=WEBHOOK_REQUEST_BUCKETS,
+            registry=registry,
+        )
+        self._webhook_delivery = Histogram(
+            "chargedeck_webhook_delivery_seconds",
+            "Time from a webhook delivery being stored to its receiver accepting it, retries "
+            "included",
+            buckets=WEBHOOK_DELIVERY_BUCKETS,
+            registry=registry,
+        )
         self._received_children: dict[tuple[str, str], Counter] = {}
         self._sent_children: dict[tuple[str, str], Counter] = {}
         self._handler_children: dict[str, Histogram] = {}
@@ -255,7 +293,38 @@ class Metrics:
         self._batch_commit.observe(seconds)
 
     def watch_message_log(self, writer: MessageLogWriter) -> None:
-        self.registry.register(_LogRows(writer))
+        self.registry.register(
+            _ReadAtScrape(
+                "chargedeck_message_log_rows",
+                "OCPP frames of the message log: written, dropped (buffer full or store down), "
+                "pruned by retention",
+                "outcome",
+                lambda: (
+                    ("written", writer.rows_written),
+                    ("dropped", writer.rows_dropped),
+                    ("pruned", writer.rows_pruned),
+                ),
+            )
+        )
+
+    def watch_webhooks(self, worker: WebhookWorker) -> None:
+        """Count the worker's attempts at scrape time and time each one as it is recorded."""
+        self.registry.register(
+            _ReadAtScrape(
+                "chargedeck_webhook_deliveries",
+                "Webhook delivery attempts this node recorded, by result: delivered (a 2xx "
+                "answer), retried (failed, tried again later), failed (gave up after "
+                "webhook_max_attempts)",
+                "result",
+                lambda: ((result, worker.attempts[result]) for result in RESULTS),
+            )
+        )
+        worker.observer = self.webhook_attempted
+
+    def webhook_attempted(self, outcome: AttemptOutcome) -> None:
+        self._webhook_request.observe(outcome.request_s)
+        if outcome.delivery_s is not None:
+            self._webhook_delivery.observe(outcome.delivery_s)
 
     # ---- events ----------------------------------------------------------------------------
 

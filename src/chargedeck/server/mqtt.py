@@ -22,6 +22,7 @@ import logging
 import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -35,11 +36,10 @@ from chargedeck.domain.charging_modes import GridReading, SolarReading
 from chargedeck.store.errors import NotFound, StoreError
 
 if TYPE_CHECKING:
+    from chargedeck.clock import Clock
     from chargedeck.csms.context import CsmsServices
 
 log = logging.getLogger(__name__)
-_CLIENT_LOG = logging.getLogger(f"{__name__}.client")
-"""aiomqtt's and paho's own lines, apart from ours."""
 
 DEFAULT_MQTT_PORT = 1883
 """The IANA port of unencrypted MQTT (MQTT 3.1.1 §4.2)."""
@@ -180,6 +180,80 @@ def _measured_at(measured_at: datetime | None, now: datetime, retained: bool) ->
     return measured_at
 
 
+# ---- staying connected -------------------------------------------------------------------------
+
+
+async def stay_connected(
+    broker: MqttBroker,
+    *,
+    client_name: str,
+    will: aiomqtt.Will | None = None,
+    set_up: Callable[[aiomqtt.Client, str], Awaitable[None]],
+    receive: Callable[[aiomqtt.Client, aiomqtt.Message], Awaitable[None]],
+    connected: asyncio.Event,
+    clock: Clock,
+    logger: logging.Logger,
+    label: str,
+    first_s: float,
+    max_s: float,
+    closed: Callable[[], None] | None = None,
+) -> None:
+    """Keep a client of ``broker`` connected until cancelled: the one reconnect loop of the
+    readings input and the state publisher, so both survive a broker that is down at start or
+    restarts. Each connection has a fresh client id: ``client_name`` and a random suffix.
+
+    On each connection ``set_up(client, back)`` subscribes or publishes and logs that it is
+    connected, ending its line with ``back`` (`` (back after N s)`` after an outage, else
+    empty); then ``connected`` is set and every message goes to ``receive``. A failed or lost
+    connection (aiomqtt.MqttError) is logged once per outage at WARNING on ``logger``, prefixed
+    with ``label``, and retried after ``first_s``, doubled on each further failure up to
+    ``max_s``. ``connected`` is clear whenever the client is not, and ``closed`` is called as
+    each connection ends. aiomqtt's and paho's own lines go to ``logger``'s child ``client``.
+    """
+    delay = first_s
+    outage_since: float | None = None
+    while True:
+        try:
+            async with aiomqtt.Client(
+                broker.host,
+                broker.port,
+                username=broker.username,
+                password=broker.password,
+                identifier=f"{client_name}-{uuid.uuid4().hex[:12]}",
+                will=will,
+                logger=logger.getChild("client"),
+            ) as client:
+                back = (
+                    ""
+                    if outage_since is None
+                    else f" (back after {clock.monotonic() - outage_since:.0f} s)"
+                )
+                await set_up(client, back)
+                outage_since, delay = None, first_s
+                connected.set()
+                async for message in client.messages:
+                    await receive(client, message)
+        except aiomqtt.MqttError as exc:
+            if outage_since is None:
+                outage_since = clock.monotonic()
+                what = "connection lost" if connected.is_set() else "broker unreachable"
+                logger.warning(
+                    "%s %s on %s: %s; retrying with a back-off of up to %g s "
+                    "(logged once per outage)",
+                    label,
+                    what,
+                    broker.address,
+                    exc,
+                    max_s,
+                )
+        finally:
+            connected.clear()
+            if closed is not None:
+                closed()
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_s)
+
+
 def _report_end(task: asyncio.Task[None]) -> None:
     """The input only ends by :meth:`MqttInput.stop`; anything else is a bug, and says so."""
     if not task.cancelled() and (exc := task.exception()) is not None:
@@ -238,53 +312,20 @@ class MqttInput:
         self.connected.clear()
 
     async def _run(self) -> None:
-        delay = self._reconnect_first_s
-        outage_since: float | None = None
-        clock = self._services.clock
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    username=self.broker.username,
-                    password=self.broker.password,
-                    identifier=f"chargedeck-{uuid.uuid4().hex[:12]}",
-                    logger=_CLIENT_LOG,
-                ) as client:
-                    await self._subscribe(client)
-                    back = (
-                        ""
-                        if outage_since is None
-                        else f" (back after {clock.monotonic() - outage_since:.0f} s)"
-                    )
-                    log.info(
-                        "mqtt subscribed to %s and %s on %s%s",
-                        *self.topics,
-                        self.broker.address,
-                        back,
-                    )
-                    outage_since, delay = None, self._reconnect_first_s
-                    self.connected.set()
-                    async for message in client.messages:
-                        await self._receive(message)
-            except aiomqtt.MqttError as exc:
-                was_connected = self.connected.is_set()
-                self.connected.clear()
-                if outage_since is None:
-                    outage_since = clock.monotonic()
-                    what = "connection lost" if was_connected else "broker unreachable"
-                    log.warning(
-                        "mqtt %s on %s: %s; retrying with a back-off of up to %g s "
-                        "(logged once per outage)",
-                        what,
-                        self.broker.address,
-                        exc,
-                        self._reconnect_max_s,
-                    )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._reconnect_max_s)
+        await stay_connected(
+            self.broker,
+            client_name="chargedeck",
+            set_up=self._subscribe,
+            receive=lambda _client, message: self._receive(message),
+            connected=self.connected,
+            clock=self._services.clock,
+            logger=log,
+            label="mqtt",
+            first_s=self._reconnect_first_s,
+            max_s=self._reconnect_max_s,
+        )
 
-    async def _subscribe(self, client: aiomqtt.Client) -> None:
+    async def _subscribe(self, client: aiomqtt.Client, back: str) -> None:
         granted = await client.subscribe([(topic, 0) for topic in self.topics])
         # MQTT 3.1.1 §3.9.3: 0x80 in SUBACK = the broker refused the subscription (its ACL).
         refused = [
@@ -294,6 +335,7 @@ class MqttInput:
         ]
         if refused:
             raise aiomqtt.MqttError(f"the broker refused the subscription to {', '.join(refused)}")
+        log.info("mqtt subscribed to %s and %s on %s%s", *self.topics, self.broker.address, back)
 
     async def _receive(self, message: aiomqtt.Message) -> None:
         topic = message.topic.value

@@ -36,7 +36,6 @@ import hashlib
 import logging
 import math
 import re
-import uuid
 from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,7 +46,7 @@ import aiomqtt
 import msgspec
 
 from chargedeck import __version__
-from chargedeck.csms.commands import COMMANDS, CommandError, send_command
+from chargedeck.csms.commands import COMMANDS, CommandError, masked_answer, send_command
 from chargedeck.csms.events import (
     AlertCleared,
     AlertRaised,
@@ -67,15 +66,17 @@ from chargedeck.csms.stations import ChargePointDisconnected
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.charger_models import model_for
 from chargedeck.domain.ids import ChargePointId, ConnectorId
-from chargedeck.domain.masking import masked_configuration_value
 from chargedeck.domain.sites import check_operator_limit
 from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorReceived, CallErrorSent, CallTimeout, InvalidResponse
 from chargedeck.ocpp.v16.actions import ACTIONS
-from chargedeck.ocpp.v16.base import Message
-from chargedeck.ocpp.v16.core import GetConfigurationResponse
 from chargedeck.ocpp.v16.enums import ChargePointStatus
-from chargedeck.server.mqtt import RECONNECT_FIRST_S, RECONNECT_MAX_S, parse_mqtt_url
+from chargedeck.server.mqtt import (
+    RECONNECT_FIRST_S,
+    RECONNECT_MAX_S,
+    parse_mqtt_url,
+    stay_connected,
+)
 from chargedeck.store.errors import NotFound, StoreError
 from chargedeck.store.records import ChargePointRecord, TransactionRecord
 
@@ -83,7 +84,6 @@ if TYPE_CHECKING:
     from chargedeck.csms.context import CsmsServices
 
 log = logging.getLogger(__name__)
-_CLIENT_LOG = logging.getLogger(f"{__name__}.client")
 
 ONLINE: Final = b"online"
 OFFLINE: Final = b"offline"
@@ -535,59 +535,39 @@ class MqttPublisher:
     # ---- connection ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        delay = self._reconnect_first_s
-        outage_since: float | None = None
-        clock = self._services.clock
-        while True:
-            try:
-                async with aiomqtt.Client(
-                    self.broker.host,
-                    self.broker.port,
-                    username=self.broker.username,
-                    password=self.broker.password,
-                    identifier=f"chargedeck-pub-{uuid.uuid4().hex[:12]}",
-                    will=aiomqtt.Will(self.topics.status, OFFLINE, qos=STATE_QOS, retain=True),
-                    logger=_CLIENT_LOG,
-                ) as client:
-                    await client.subscribe(self.topics.commands, qos=1)
-                    await self._publish_everything(client)
-                    back = (
-                        ""
-                        if outage_since is None
-                        else f" (back after {clock.monotonic() - outage_since:.0f} s)"
-                    )
-                    log.info(
-                        "mqtt publishing charger state on %s/charge-points/# to %s%s%s%s",
-                        self.topics.prefix,
-                        self.broker.address,
-                        f", discovery under {self._discovery_prefix}"
-                        if self._discovery_prefix
-                        else "",
-                        "; commands on" if self._commands else "; commands off (mqtt_commands)",
-                        back,
-                    )
-                    outage_since, delay = None, self._reconnect_first_s
-                    self.connected.set()
-                    async for message in client.messages:
-                        self._spawn(self._receive_command(client, message))
-            except aiomqtt.MqttError as exc:
-                was_connected = self.connected.is_set()
-                if outage_since is None:
-                    outage_since = clock.monotonic()
-                    what = "connection lost" if was_connected else "broker unreachable"
-                    log.warning(
-                        "mqtt publishing: %s on %s: %s; retrying with a back-off of up to %g s "
-                        "(logged once per outage)",
-                        what,
-                        self.broker.address,
-                        exc,
-                        self._reconnect_max_s,
-                    )
-            finally:
-                self._client = None
-                self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._reconnect_max_s)
+        await stay_connected(
+            self.broker,
+            client_name="chargedeck-pub",
+            will=aiomqtt.Will(self.topics.status, OFFLINE, qos=STATE_QOS, retain=True),
+            set_up=self._set_up,
+            receive=self._receive,
+            connected=self.connected,
+            clock=self._services.clock,
+            logger=log,
+            label="mqtt publishing:",
+            first_s=self._reconnect_first_s,
+            max_s=self._reconnect_max_s,
+            closed=self._forget_client,
+        )
+
+    def _forget_client(self) -> None:
+        """Connection gone: states wait in ``_retained`` for the next one."""
+        self._client = None
+
+    async def _set_up(self, client: aiomqtt.Client, back: str) -> None:
+        await client.subscribe(self.topics.commands, qos=1)
+        await self._publish_everything(client)
+        log.info(
+            "mqtt publishing charger state on %s/charge-points/# to %s%s%s%s",
+            self.topics.prefix,
+            self.broker.address,
+            f", discovery under {self._discovery_prefix}" if self._discovery_prefix else "",
+            "; commands on" if self._commands else "; commands off (mqtt_commands)",
+            back,
+        )
+
+    async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
+        self._spawn(self._receive_command(client, message))
 
     async def _publish_everything(self, client: aiomqtt.Client) -> None:
         """After (re)connecting: online, a fresh snapshot from the store, then every retained
@@ -957,7 +937,7 @@ class MqttPublisher:
                 f"{action} payload is invalid ({error.code.value}): {error.description}"
             ) from None
         answer = await send_command(self._services, cp, request)
-        response = _JSON.decode(encode_message(_masked(answer)))
+        response = _JSON.decode(encode_message(masked_answer(answer)))
         status = response.get("status") if isinstance(response, dict) else None
         return CommandResult(
             action=action,
@@ -1023,19 +1003,3 @@ def _decode_body(struct: type[_BodyT], payload: bytes, action: str) -> _BodyT:
         raise BadCommand(
             f"{exc}; expected nothing or a JSON object with {fields} for {action}"
         ) from None
-
-
-def _masked(response: Message) -> Message:
-    """Secret configuration values replaced by the mask before they reach the broker, as in
-    the API's answer (``domain/masking.py``)."""
-    if isinstance(response, GetConfigurationResponse) and response.configuration_key:
-        return msgspec.structs.replace(
-            response,
-            configuration_key=[
-                msgspec.structs.replace(
-                    entry, value=masked_configuration_value(entry.key, entry.value)
-                )
-                for entry in response.configuration_key
-            ],
-        )
-    return response

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import msgspec
+
 from chargedeck.csms.commands.command import Command
 from chargedeck.csms.commands.core import CORE_COMMANDS
 from chargedeck.csms.commands.firmware import FIRMWARE_COMMANDS
@@ -23,7 +25,9 @@ from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import RemoteStationLink
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId
+from chargedeck.domain.masking import masked_configuration_value
 from chargedeck.ocpp.v16.base import Message
+from chargedeck.ocpp.v16.core import GetConfigurationResponse
 from chargedeck.ocpp.v16.enums import MessageTrigger, TriggerMessageStatus
 from chargedeck.ocpp.v16.remote_trigger import TriggerMessageRequest, TriggerMessageResponse
 
@@ -118,6 +122,22 @@ async def send_command(
         answer.status is not TriggerMessageStatus.ACCEPTED
     ):
         state.boot_triggered_at = previous
+    return answer
+
+
+def masked_answer(answer: Message) -> Message:
+    """The charger's answer as an operator may see it, wherever it is shown (the API, MQTT):
+    values of secret configuration keys (``domain/masking.py``) replaced by the mask."""
+    if isinstance(answer, GetConfigurationResponse) and answer.configuration_key:
+        return msgspec.structs.replace(
+            answer,
+            configuration_key=[
+                msgspec.structs.replace(
+                    entry, value=masked_configuration_value(entry.key, entry.value)
+                )
+                for entry in answer.configuration_key
+            ],
+        )
     return answer
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from chargedeck.csms.context import ConnectionState, CsmsServices
 from chargedeck.csms.events import MeterValuesReceived
 from chargedeck.csms.meter_rows import meter_value_rows
-from chargedeck.domain.meter_values import meter_summary
+from chargedeck.domain.meter_values import current_offered_a, meter_summary
 from chargedeck.ocpp.v16.core import MeterValuesRequest, MeterValuesResponse
 
 _RESPONSE = MeterValuesResponse()
@@ -31,9 +31,10 @@ async def handle_meter_values(
     )
     if request.meter_value and services.events.has_listeners:
         newest = request.meter_value[-1]
-        power_w, energy_wh, current_a, soc = meter_summary(
-            [(s.measurand, s.unit, s.phase, s.value) for s in newest.sampled_value]
-        )
+        samples: list[tuple[str | None, str | None, str | None, str]] = [
+            (s.measurand, s.unit, s.phase, s.value) for s in newest.sampled_value
+        ]
+        power_w, energy_wh, current_a, soc = meter_summary(samples)
         services.events.publish(
             MeterValuesReceived(
                 charge_point_id=state.charge_point_id,
@@ -44,6 +45,7 @@ async def handle_meter_values(
                 energy_wh=energy_wh,
                 current_a=current_a,
                 soc_percent=soc,
+                current_offered_a=current_offered_a(samples),
             )
         )
     return _RESPONSE

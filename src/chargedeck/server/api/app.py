@@ -31,6 +31,7 @@ from chargedeck.csms.charger_security import (
 )
 from chargedeck.csms.commands import (
     COMMANDS,
+    masked_answer,
     send_command,
 )
 from chargedeck.csms.connection_guard import ConnectionGuard
@@ -38,7 +39,6 @@ from chargedeck.csms.context import CsmsServices
 from chargedeck.csms.stations import RemoteStationLink
 from chargedeck.domain.charge_points import Registration
 from chargedeck.domain.ids import ChargePointId, TransactionId
-from chargedeck.domain.masking import masked_configuration_value
 from chargedeck.domain.operators import (
     Scope,
     check_not_last_admin,
@@ -64,8 +64,6 @@ from chargedeck.ocpp.codec import decode_request, encode_message
 from chargedeck.ocpp.errors import CallErrorSent
 from chargedeck.ocpp.handshake import MAX_CHARGE_POINT_ID_LENGTH
 from chargedeck.ocpp.v16.actions import ACTIONS
-from chargedeck.ocpp.v16.base import Message
-from chargedeck.ocpp.v16.core import GetConfigurationResponse
 from chargedeck.server.api.acceptance import (
     AcceptanceCheckBody,
     AcceptanceHandlers,
@@ -259,22 +257,6 @@ from chargedeck.store.rejections import RejectionRecord
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-def _masked(response: Message) -> Message:
-    """The charger's answer as the operator may see it: values of secret configuration keys
-    (``domain/masking.py``) replaced by the mask."""
-    if isinstance(response, GetConfigurationResponse) and response.configuration_key:
-        return msgspec.structs.replace(
-            response,
-            configuration_key=[
-                msgspec.structs.replace(
-                    entry, value=masked_configuration_value(entry.key, entry.value)
-                )
-                for entry in response.configuration_key
-            ],
-        )
-    return response
 
 
 def _password_or_new(password: str | None) -> tuple[str, str | None]:
@@ -713,7 +695,7 @@ class Api(
         body = CommandResultView(
             charge_point_id=charge_point_id,
             action=action_name,
-            response=JSON_DECODER.decode(encode_message(_masked(response))),
+            response=JSON_DECODER.decode(encode_message(masked_answer(response))),
         )
         return _json(body)
 

@@ -151,6 +151,22 @@ def page_limit(request: Request, default: int = 50) -> int:
     return limit
 
 
+def query_problem(detail: str) -> ApiProblem:
+    """A 400 invalid-query whose ``detail`` names the parameter and what was expected."""
+    return ApiProblem(HTTPStatus.BAD_REQUEST, "invalid-query", detail)
+
+
+def check_query_parameters(params: Mapping[str, str], allowed: frozenset[str]) -> None:
+    """Refuse (400) a query parameter the route does not take: a mistyped filter must not
+    silently widen a search or an export."""
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise query_problem(
+            f"unknown query parameter {unknown[0][:32]!r}; expected some of "
+            f"{', '.join(sorted(allowed))}"
+        )
+
+
 def checked_value(check: Callable[[T], T], value: T) -> T:
     """``check(value)``; its ValueError becomes a 422 with the rule's sentence."""
     try:

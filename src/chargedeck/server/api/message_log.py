@@ -25,12 +25,13 @@ from chargedeck.domain.explain import render
 from chargedeck.server.api.auth import Principal
 from chargedeck.server.api.common import (
     ApiHandlers,
-    ApiProblem,
+    check_query_parameters,
     checked_charge_point_id,
     json_response,
     numeric_cursor,
     page_limit,
     path_charge_point_id,
+    query_problem,
 )
 from chargedeck.server.api.views import Page, View
 from chargedeck.store.message_log import MessageFilter, MessageRecord
@@ -80,19 +81,6 @@ class ExplainView(View, frozen=True, kw_only=True):
     note: str
 
 
-def _problem(detail: str) -> ApiProblem:
-    return ApiProblem(HTTPStatus.BAD_REQUEST, "invalid-query", detail)
-
-
-def _check_parameters(params: Mapping[str, str], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise _problem(
-            f"unknown query parameter {unknown[0][:32]!r}; expected some of "
-            f"{', '.join(sorted(allowed))}"
-        )
-
-
 def _time(params: Mapping[str, str], name: str, now: datetime, zone: ZoneInfo) -> datetime | None:
     text = params.get(name)
     if text is None:
@@ -100,7 +88,7 @@ def _time(params: Mapping[str, str], name: str, now: datetime, zone: ZoneInfo) -
     try:
         return parse_log_time(text, now, zone, name)
     except ValueError as exc:
-        raise _problem(str(exc)) from None
+        raise query_problem(str(exc)) from None
 
 
 def _period(
@@ -109,7 +97,7 @@ def _period(
     since = _time(params, "since", now, zone)
     until = _time(params, "until", now, zone)
     if since is not None and until is not None and until <= since:
-        raise _problem(
+        raise query_problem(
             f"until={params['until'][:32]!r} is not after since={params['since'][:32]!r}: "
             "the period is [since, until)"
         )
@@ -138,10 +126,10 @@ class MessageLogHandlers(ApiHandlers):
     def _search(self, params: Mapping[str, str], charge_point_id: str | None) -> MessageFilter:
         direction = params.get("direction")
         if direction is not None and direction not in _DIRECTIONS:
-            raise _problem(f"direction={direction[:32]!r}: expected in or out")
+            raise query_problem(f"direction={direction[:32]!r}: expected in or out")
         text = params.get("q")
         if text is not None and not 1 <= len(text) <= _MAX_QUERY_CHARS:
-            raise _problem(f"q: expected 1 to {_MAX_QUERY_CHARS} characters of the frame")
+            raise query_problem(f"q: expected 1 to {_MAX_QUERY_CHARS} characters of the frame")
         since, until = _period(params, self.services.clock.now(), self._zone())
         return MessageFilter(
             charge_point_id=charge_point_id,
@@ -165,13 +153,13 @@ class MessageLogHandlers(ApiHandlers):
 
     async def list_charge_point_messages(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
-        _check_parameters(params, _LIST_PARAMETERS)
+        check_query_parameters(params, _LIST_PARAMETERS)
         charge_point_id = path_charge_point_id(request)
         return await self._page(request, self._search(params, charge_point_id))
 
     async def list_messages(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
-        _check_parameters(params, _LIST_PARAMETERS | {"charge_point_id"})
+        check_query_parameters(params, _LIST_PARAMETERS | {"charge_point_id"})
         text = params.get("charge_point_id")
         charge_point_id = (
             None if text is None else checked_charge_point_id(text, HTTPStatus.BAD_REQUEST)
@@ -180,7 +168,7 @@ class MessageLogHandlers(ApiHandlers):
 
     async def explain_charge_point(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
-        _check_parameters(params, _EXPLAIN_PARAMETERS)
+        check_query_parameters(params, _EXPLAIN_PARAMETERS)
         charge_point_id = path_charge_point_id(request)
         zone = self._zone()
         now = self.services.clock.now()
@@ -188,7 +176,9 @@ class MessageLogHandlers(ApiHandlers):
         until = until or now
         since = since or until - DEFAULT_EXPLAIN_PERIOD
         if since >= until:
-            raise _problem(f"since={params['since'][:32]!r} is not before now: nothing to tell")
+            raise query_problem(
+                f"since={params['since'][:32]!r} is not before now: nothing to tell"
+            )
         explained = await explain_charge_point(
             self.services.store.message_log, charge_point_id, since, until
         )

@@ -40,11 +40,13 @@ from chargedeck.server.api.auth import Principal
 from chargedeck.server.api.common import (
     ApiHandlers,
     ApiProblem,
+    check_query_parameters,
     checked_charge_point_id,
     json_response,
     numeric_cursor,
     page_limit,
     path_charge_point_id,
+    query_problem,
     read_body,
 )
 from chargedeck.server.api.records_views import (
@@ -129,23 +131,10 @@ def _wall_clock(text: str) -> time:
         raise ValueError(f"{text!r} is not a time of day; expected HH:MM, e.g. 22:00") from None
 
 
-def _query_problem(detail: str) -> ApiProblem:
-    return ApiProblem(HTTPStatus.BAD_REQUEST, "invalid-query", detail)
-
-
-def _check_parameters(params: Mapping[str, str], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise _query_problem(
-            f"unknown query parameter {unknown[0][:32]!r}; expected some of "
-            f"{', '.join(sorted(allowed))}"
-        )
-
-
 def _choice(params: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
     value = params.get(name, default)
     if value not in choices:
-        raise _query_problem(f"{name}={value[:32]!r}: expected one of {', '.join(choices)}")
+        raise query_problem(f"{name}={value[:32]!r}: expected one of {', '.join(choices)}")
     return value
 
 
@@ -158,9 +147,9 @@ def report_query(params: Mapping[str, str], default_zone: str) -> tuple[SessionF
         )
         started_before = None if "to" not in params else parse_report_time(params["to"], zone, "to")
     except ValueError as exc:
-        raise _query_problem(str(exc)) from None
+        raise query_problem(str(exc)) from None
     if started_from is not None and started_before is not None and started_before <= started_from:
-        raise _query_problem(
+        raise query_problem(
             f"to={params['to'][:32]!r} is not after from={params['from'][:32]!r}: the period "
             "is [from, to)"
         )
@@ -217,13 +206,13 @@ class RecordHandlers(ApiHandlers):
 
     async def report_sessions(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
-        _check_parameters(params, _SESSION_PARAMETERS)
+        check_query_parameters(params, _SESSION_PARAMETERS)
         output = _choice(params, "format", _FORMATS, "json")
         where, zone = report_query(params, self.services.settings.time_zone)
         store = self.services.store
         if output == "csv":
             if "cursor" in params or "limit" in params:
-                raise _query_problem("format=csv answers every session at once: no limit/cursor")
+                raise query_problem("format=csv answers every session at once: no limit/cursor")
 
             async def csv_pages() -> AsyncIterator[str]:
                 yield csv_text([SESSION_COLUMNS])
@@ -245,10 +234,10 @@ class RecordHandlers(ApiHandlers):
 
     async def report_summary(self, request: Request, caller: Principal) -> Response:
         params = request.query_params
-        _check_parameters(params, _SUMMARY_PARAMETERS)
+        check_query_parameters(params, _SUMMARY_PARAMETERS)
         output = _choice(params, "format", _FORMATS, "json")
         if "group_by" not in params:
-            raise _query_problem(
+            raise query_problem(
                 f"group_by is required: one of {', '.join(g.value for g in GroupBy)}"
             )
         group_by = GroupBy(_choice(params, "group_by", tuple(g.value for g in GroupBy), ""))

@@ -65,7 +65,7 @@ export async function render(root, ctx) {
   }
 
   function renderHead(cp) {
-    fill(head, 
+    fill(head,
       h("div", { class: "card-head" }, h("h1", { "data-testid": "cp-title" }, cp.id), connectionBadge(cp.connection)),
       h(
         "p",
@@ -83,7 +83,7 @@ export async function render(root, ctx) {
 
   function renderOverview(cp, active) {
     const connectors = (cp.connectors || []).filter((k) => k.connector_id > 0);
-    fill(overview, 
+    fill(overview,
       ...(connectors.length ? connectors : [null]).map((k) => {
         if (!k) return h("section", { class: "card" }, h("h2", null, "Connectors"), h("p", { class: "muted" }, "No connector has reported its status yet."));
         const session = active.find((s) => s.connector_id === k.connector_id);
@@ -109,7 +109,7 @@ export async function render(root, ctx) {
   }
 
   function renderLimits(items) {
-    fill(limits, 
+    fill(limits,
       h("h2", null, "Effective limit"),
       items.length
         ? h(
@@ -157,7 +157,7 @@ export async function render(root, ctx) {
     const button = (label, action, body, kind) =>
       h("button", { type: "button", class: kind, "data-testid": `cmd-${action}-${label.toLowerCase().replaceAll(" ", "-")}`, onclick: (e) => send(action, body(), e.target) }, label);
     const disabled = !(cp.connection && cp.connection.connected);
-    fill(commands, 
+    fill(commands,
       h("h2", null, "Commands"),
       disabled ? h("p", { class: "muted" }, "The charger is offline: commands need a connection.") : null,
       h("div", { class: "row" }, connector, idTag),
@@ -190,7 +190,7 @@ export async function render(root, ctx) {
       const driftOf = new Map((drift ? drift.keys : []).map((d) => [d.key, d]));
       const rows = keys.items.map((k) => ({ ...k, drift: driftOf.get(k.key) }));
       for (const d of drift ? drift.keys : []) if (!keys.items.some((k) => k.key === d.key)) rows.push({ key: d.key, value: null, readonly: false, drift: d });
-      fill(config, 
+      fill(config,
         h("div", { class: "card-head" }, h("h2", null, "Configuration"), drift ? h("span", { class: `badge ${drift.drifted ? "warn" : "ok"}`, "data-testid": "drift" }, drift.drifted ? "drifted from template" : "matches templates") : null),
         table(
           [
@@ -212,7 +212,7 @@ export async function render(root, ctx) {
     try {
       const rejections = await api(`${path}/rejections`, { query: { limit: 10 } });
       const cp = charger || (await api(path));
-      fill(security, 
+      fill(security,
         h("h2", null, "Security"),
         h(
           "p",

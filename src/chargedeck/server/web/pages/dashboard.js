@@ -50,7 +50,7 @@ export async function render(root, ctx) {
         const details = await Promise.all(
           chargers.items.map((c) => api(`/charge-points/${encodeURIComponent(c.id)}`).catch(() => ({ ...c, connectors: [] }))),
         );
-        fill(body, 
+        fill(body,
           chargerCards(details, active.items),
           waiting(inbox.items, unknownTags.items),
           alertList(alerts.items, rejections.items, details),

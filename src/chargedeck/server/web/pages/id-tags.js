@@ -3,7 +3,7 @@
 // block, unblock and remove; the inbox of tags a charger presented that nobody registered,
 // to adopt (with an owner) or block. Data: /id-tags, /id-tags/unknown.
 
-import { api, fmtAgo, fmtTime, h, showError, showMessage, table } from "../lib.js";
+import { api, fill, fmtAgo, fmtTime, h, showError, showMessage, table } from "../lib.js";
 import { actionButton as action, allItems, badge, field, input, onSubmit, textOrNull } from "../forms.js";
 
 export async function render(root, ctx) {
@@ -30,7 +30,7 @@ export async function render(root, ctx) {
     const shown = q
       ? tags.filter((t) => [t.id_tag, t.card_uid, t.owner, t.label].some((v) => v && v.toLowerCase().includes(q)))
       : tags;
-    list.replaceChildren(
+    fill(list,
       table(
         [
           { label: "Id tag", value: (t) => h("code", null, t.id_tag) },
@@ -65,7 +65,7 @@ export async function render(root, ctx) {
 
   async function drawInbox() {
     const unknown = (await api("/id-tags/unknown")).items;
-    inbox.replaceChildren(
+    fill(inbox,
       h("h2", null, "Unknown cards"),
       unknown.length
         ? h("p", { class: "muted" }, "Presented at a charger but registered nowhere. Adopt one to let it charge.")

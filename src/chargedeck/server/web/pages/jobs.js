@@ -2,7 +2,7 @@
 // and follow each charger's progress; ask a charger for its diagnostics or a log and download
 // the upload. Data: /firmware, /firmware-jobs, /charge-points/{id}/diagnostics, /diagnostics.
 
-import { ApiError, UI_HEADER, api, apiUrl, fmtTime, h, showError, showMessage, table } from "../lib.js";
+import { api, ApiError, apiUrl, fill, fmtTime, h, showError, showMessage, table, UI_HEADER } from "../lib.js";
 import { badge, field, input, onSubmit, select, textOrNull } from "../forms.js";
 
 const STATUS_KIND = {
@@ -55,7 +55,7 @@ export async function render(root, ctx) {
     ]);
     firmware = filePage.items;
     chargerIds = chargers.items.map((c) => c.id);
-    files.replaceChildren(
+    fill(files,
       h("h2", null, "Firmware files"),
       table(
         [
@@ -69,7 +69,7 @@ export async function render(root, ctx) {
       ),
     );
     const names = new Map(firmware.map((f) => [f.id, f.name]));
-    jobs.replaceChildren(
+    fill(jobs,
       h("h2", null, "Firmware jobs"),
       jobPage.items.length
         ? jobPage.items.map((job) =>
@@ -93,7 +93,7 @@ export async function render(root, ctx) {
           )
         : h("p", { class: "muted" }, "No firmware job yet."),
     );
-    diagnostics.replaceChildren(
+    fill(diagnostics,
       h("h2", null, "Diagnostics and logs"),
       table(
         [
@@ -115,7 +115,7 @@ export async function render(root, ctx) {
 
   function drawForms() {
     if (!canOperate) {
-      forms.replaceChildren();
+      fill(forms);
       return;
     }
     const fileInput = h("input", { type: "file", name: "file", required: true, "data-testid": "firmware-file" });
@@ -177,7 +177,7 @@ export async function render(root, ctx) {
       showMessage(`Asked ${values.charge_point_id} for its diagnostics.`, "ok");
       await refresh();
     });
-    forms.replaceChildren(uploadForm, jobForm, diagForm);
+    fill(forms, uploadForm, jobForm, diagForm);
   }
 
   async function refresh() {

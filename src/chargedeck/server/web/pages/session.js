@@ -3,7 +3,7 @@
 // each `meter.values` event of this session adds a point (power derived from the energy
 // register's rise when the charger sends no power, as the API does).
 
-import { api, fmtEnergy, fmtPower, fmtTime, h, showError } from "../lib.js";
+import { api, fill, fmtEnergy, fmtPower, fmtTime, h, showError } from "../lib.js";
 import { linePlot } from "../plot.js";
 import { badge } from "../forms.js";
 
@@ -48,7 +48,7 @@ export async function render(root, ctx) {
   const current = linePlot(currentBox, { yLabel: "A", yFormat: (v) => v.toFixed(0), height: 160 });
 
   function draw() {
-    facts.replaceChildren(summary(tx, last));
+    fill(facts, summary(tx, last));
     const pts = series.points;
     power.update([{ name: "Power", points: pts.filter((p) => p.power_w !== null).map((p) => [p.at, p.power_w / 1000]) }]);
     energy.update([{ name: "Energy", color: "#1a7f37", points: pts.filter((p) => p.energy_wh !== null).map((p) => [p.at, p.energy_wh / 1000]) }]);

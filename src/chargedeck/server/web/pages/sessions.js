@@ -2,7 +2,7 @@
 // Data: GET /reports/sessions (the same report as `chargedeck export sessions`): oldest first
 // with cursor pagination; the page shows the newest first.
 
-import { apiUrl, fmtEnergy, fmtTime, h, showError, table } from "../lib.js";
+import { apiUrl, fill, fmtEnergy, fmtTime, h, showError, table } from "../lib.js";
 import { allItems, badge, downloadText, field, input, onSubmit } from "../forms.js";
 
 const MAX_SHOWN = 2500; // five pages; the exports have no such cap
@@ -75,7 +75,7 @@ export async function render(root, ctx) {
     const { items: sessions, more } = await allItems("/reports/sessions", filters, MAX_SHOWN);
     const newestFirst = [...sessions].reverse();
     const count = `${sessions.length} session${sessions.length === 1 ? "" : "s"}`;
-    list.replaceChildren(
+    fill(list,
       h("p", { class: "muted" }, more ? `The first ${count} of the period: narrow it to see the rest (the exports hold all).` : count),
       table(
         [

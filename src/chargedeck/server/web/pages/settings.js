@@ -2,7 +2,7 @@
 // environment variables or `chargedeck serve` flags, DESIGN §10), with their defaults and
 // meaning; secrets show as ***. Admins only (GET /settings); others see who they are.
 
-import { api, h, table } from "../lib.js";
+import { api, fill, h, table } from "../lib.js";
 import { badge } from "../forms.js";
 
 function shown(value) {
@@ -37,7 +37,7 @@ export async function render(root, ctx) {
     const rows = items.filter(
       (s) => (!onlyChanged.checked || s.changed) && (!q || s.key.includes(q) || s.description.toLowerCase().includes(q)),
     );
-    list.replaceChildren(
+    fill(list,
       table(
         [
           { label: "Key", value: (s) => h("code", null, s.key) },

@@ -5,7 +5,7 @@
 // sub-board and hang a charger. Data: GET /sites/{id}, GET /sites/{id}/load (server/api/
 // ui_data.py), GET /charge-points; live: refreshed on the site's chargers' events.
 
-import { api, fmtAgo, fmtCurrent, fmtPower, h, showError, table } from "../lib.js";
+import { api, fill, fmtAgo, fmtCurrent, fmtPower, h, showError, table } from "../lib.js";
 import { linePlot } from "../plot.js";
 import { actionButton, badge, field, input, numberOrNull, onSubmit, select, throttled } from "../forms.js";
 
@@ -95,7 +95,7 @@ export async function render(root, ctx) {
 
   function drawHead() {
     const site = detail;
-    head.replaceChildren(
+    fill(head,
       h("h1", null, site.name),
       h("span", { class: "muted" }, `strategy ${site.strategy} · household reserve ${site.household_reserve_a} A · meter stale after ${site.meter_stale_after_s} s`),
     );
@@ -119,7 +119,7 @@ export async function render(root, ctx) {
       );
       return form;
     };
-    tree.replaceChildren(
+    fill(tree,
       h("h2", null, "Circuits"),
       h("p", { class: "muted" }, "Per phase: drawn / given by load control / limit. A red bar draws above its limit."),
       ...load.circuits.map((circuit) =>
@@ -135,7 +135,7 @@ export async function render(root, ctx) {
   }
 
   function drawInputs() {
-    inputs.replaceChildren(
+    fill(inputs,
       h("h2", null, "Grid and solar"),
       readingLine("Grid meter", load.grid, (r) => PHASES.map((p, i) => `${p} ${fmtCurrent([r.l1_a, r.l2_a, r.l3_a][i])}`).join(" · ")),
       readingLine("Solar", load.solar, (r) => fmtPower(r.power_w)),
@@ -196,7 +196,7 @@ export async function render(root, ctx) {
       );
       return form;
     };
-    chargers.replaceChildren(
+    fill(chargers,
       h("h2", null, "Chargers"),
       table(
         [
@@ -291,7 +291,7 @@ export async function render(root, ctx) {
       await api(`/sites/${encodeURIComponent(siteId)}/readings`, { method: "POST", body });
       await refresh();
     }, { ok: "Reading sent." });
-    forms.replaceChildren(place, board, reading);
+    fill(forms, place, board, reading);
   }
 
   async function refresh(layoutChanged = false) {

@@ -1,7 +1,7 @@
 // Sites: each with its grid connection's limit per phase and strategy; add a site. A site's
 // page (site.js) has the circuit tree with live load.
 
-import { api, h, table } from "../lib.js";
+import { api, fill, h, table } from "../lib.js";
 import { field, input, numberOrNull, onSubmit, select } from "../forms.js";
 
 function limits(site) {
@@ -37,7 +37,7 @@ export async function render(root, ctx) {
   root.append(h("h1", null, "Sites"), list, form);
 
   const page = await api("/sites");
-  list.replaceChildren(
+  fill(list,
     table(
       [
         { label: "Site", value: (s) => h("a", { href: `#/sites/${s.id}` }, s.name) },

@@ -2,7 +2,7 @@
 // disable one; create a token for a script (its text is shown once), revoke one.
 // Data: /users, /tokens.
 
-import { api, fmtAgo, fmtTime, h, showMessage, table } from "../lib.js";
+import { api, fill, fmtAgo, fmtTime, h, showMessage, table } from "../lib.js";
 import { actionButton, badge, field, input, onSubmit, select, shownOnce, textOrNull } from "../forms.js";
 
 const SCOPES = [["read", "read: look only"], ["operate", "operate: commands and changes"], ["admin", "admin: users and tokens too"]];
@@ -38,7 +38,7 @@ export async function render(root, ctx) {
 
   async function load() {
     const [userPage, tokenPage] = await Promise.all([api("/users"), api("/tokens")]);
-    users.replaceChildren(
+    fill(users,
       h("h2", null, "Accounts"),
       table(
         [
@@ -62,7 +62,7 @@ export async function render(root, ctx) {
         { testid: "users-table" },
       ),
     );
-    tokens.replaceChildren(
+    fill(tokens,
       h("h2", null, "API tokens"),
       table(
         [
@@ -95,7 +95,7 @@ export async function render(root, ctx) {
       body: { username: values.username, scope: values.scope, password: textOrNull(values.password) },
     });
     newUser.reset();
-    secret.replaceChildren(
+    fill(secret,
       created.password
         ? shownOnce(`Password of ${created.username}`, created.password, "new-password")
         : h("p", { class: "message ok" }, `Account ${created.username} created with the password you chose.`),
@@ -112,7 +112,7 @@ export async function render(root, ctx) {
       },
     });
     newToken.reset();
-    secret.replaceChildren(shownOnce(`Token ${created.name} (send it as Authorization: Bearer …)`, created.token, "new-token"));
+    fill(secret, shownOnce(`Token ${created.name} (send it as Authorization: Bearer …)`, created.token, "new-token"));
     showMessage("Token created: copy it now.", "ok");
     await load();
   });
