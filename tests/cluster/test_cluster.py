@@ -442,3 +442,42 @@ def test_a_node_that_cannot_reach_nats_refuses_to_start_naming_cluster_url() -> 
         cluster.stop()
     assert done.returncode != 0
     assert "cannot connect to NATS at cluster_url (nats://127.0.0.1:1)" in done.stderr
+
+
+async def test_a_taken_over_connection_publishes_no_disconnect(
+    node_pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    """The charger is online on n2 when n1 closes its older connection: the one
+    charger.disconnected is n2's, when the charger leaves n2."""
+    n1, n2 = node_pair
+    seen: list[dict[str, Any]] = []
+
+    async def listen() -> None:
+        async with (
+            n1.async_api_client() as http,
+            http.stream(
+                "GET",
+                "/events",
+                params={"types": "charger.disconnected", "charge_point_id": "MOVED"},
+            ) as stream,
+        ):
+            async for line in stream.aiter_lines():
+                if line.startswith("data:"):
+                    seen.append(json.loads(line.removeprefix("data:")))
+
+    listener = asyncio.create_task(listen())
+    try:
+        await asyncio.sleep(0.3)  # the stream is open
+        async with library_charger(n1.ocpp_url, "MOVED", ClusterCharger) as first:
+            await first.call(call.BootNotification(charge_point_vendor="A", charge_point_model="B"))
+            await eventually(lambda: holder(n2, "MOVED"), 5, "MOVED present on n2")
+            async with library_charger(n2.ocpp_url, "MOVED", ClusterCharger) as second:
+                await asyncio.wait_for(first._connection.wait_closed(), 5)
+                await second.call(
+                    call.BootNotification(charge_point_vendor="A", charge_point_model="B")
+                )
+        await eventually(lambda: seen, 5, "charger.disconnected on n1's event stream")
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+    assert [event["node"] for event in seen] == ["n2"]

@@ -95,6 +95,37 @@ def test_type_filter_passes_only_the_named_types() -> None:
     assert [d.published.event for d in drain(only_status)] == [status(1)]
 
 
+def test_the_bus_wants_a_type_some_subscription_takes() -> None:
+    bus = EventBus(ManualClock(AT))
+    assert not bus.wants("meter.values")  # nobody listens
+
+    metrics = bus.subscribe(types=["connector.status", "charger.connected"])
+    assert bus.wants("connector.status")
+    assert not bus.wants("meter.values")
+
+    everything = bus.subscribe()
+    assert bus.wants("meter.values")
+    everything.close()
+    assert not bus.wants("meter.values")
+
+    metrics.set_types(["meter.values"])
+    assert bus.wants("meter.values")
+    assert not bus.wants("connector.status")
+    metrics.set_types(None)
+    assert bus.wants("alert.raised")
+    metrics.close()
+    assert not bus.wants("alert.raised")
+
+
+def test_a_closed_bus_wants_nothing() -> None:
+    bus = EventBus(ManualClock(AT))
+    bus.subscribe()
+    bus.close()
+    assert not bus.wants("meter.values")
+    bus.subscribe()  # ends at once
+    assert not bus.wants("meter.values")
+
+
 def test_local_only_subscribers_skip_events_relayed_from_other_nodes() -> None:
     bus = EventBus(ManualClock(AT), node="node-a")
     local, everything = bus.subscribe(local_only=True), bus.subscribe()

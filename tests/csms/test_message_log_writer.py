@@ -4,6 +4,7 @@ by age and by count. Against a real SQLite store under a manual clock."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -95,6 +96,42 @@ async def test_secret_configuration_values_are_masked(store: Store) -> None:
     assert '"value":"***"' in frames[0]
     assert "hunter22" not in frames[3]
     assert '"value":"300"' in frames[3]
+
+
+async def test_a_result_whose_call_is_unknown_is_masked_as_a_configuration(store: Store) -> None:
+    writer = writer_of(store, ManualClock(T0))
+    # The GetConfiguration CALL was never seen (forgotten, or beyond MAX_OPEN_CALLS).
+    writer.record(
+        "CP1",
+        "in",
+        '[3,"g",{"configurationKey":[{"key":"AuthorizationKey","readonly":false,'
+        '"value":"0123456789abcdef"},{"key":"HeartbeatInterval","readonly":false,"value":"300"}]}]',
+    )
+
+    await writer.flush()
+
+    [record] = await stored(store)
+    assert record.action is None
+    assert "0123456789abcdef" not in record.frame
+    assert '"value":"***"' in record.frame
+    assert '"value":"300"' in record.frame
+
+
+async def test_a_refused_batch_is_counted_and_the_writer_goes_on(store: Store) -> None:
+    writer = writer_of(store, ManualClock(T0))
+    writer.start()
+    # A direction the table's CHECK refuses: a ConstraintViolation, not StoreUnavailable.
+    writer.record("CP1", "sideways", '[2,"1","Heartbeat",{}]')
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while writer.rows_dropped == 0:
+        assert asyncio.get_running_loop().time() < deadline, "the refused batch was not flushed"
+        await asyncio.sleep(0.02)
+    writer.record("CP1", "in", '[2,"2","Heartbeat",{}]')
+
+    await writer.close()  # does not raise
+
+    assert [r.message_id for r in await stored(store)] == ["2"]
+    assert (writer.rows_dropped, writer.rows_written) == (1, 1)
 
 
 async def test_a_full_buffer_drops_its_oldest_frames(

@@ -114,6 +114,22 @@ async def test_concurrent_writes_share_few_commits(store: Store, now: datetime) 
     assert len(await store.transactions.meter_values_for_transaction(TransactionId(7))) == 200
 
 
+async def test_a_failing_observer_does_not_keep_writers_waiting(
+    store: Store, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_observer(rows: int, seconds: float) -> None:
+        raise RuntimeError("metrics bug")
+
+    store.writer.observer = broken_observer
+    with caplog.at_level("ERROR", logger="chargedeck.store.batch_writer"):
+        await asyncio.wait_for(store.writer.write_status(status_row(now, "Charging")), 5.0)
+        await asyncio.wait_for(store.writer.write_status(status_row(now, "Finishing")), 5.0)
+
+    assert store.writer.commits >= 2
+    assert "the commit observer failed" in caplog.text
+    caplog.clear()  # the logged error is the expected one
+
+
 async def test_a_batch_holds_at_most_max_batch_rows(database_url: str, now: datetime) -> None:
     store = await open_store(database_url, max_batch_rows=10)
     try:

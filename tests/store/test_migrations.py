@@ -71,3 +71,29 @@ def test_head_revision_is_the_newest_migration() -> None:
 
     heads = ScriptDirectory.from_config(migrations.alembic_config()).get_heads()
     assert heads == [migrations.HEAD_REVISION]
+
+
+async def test_the_ids_of_high_volume_tables_are_64_bit_on_postgresql(database_url: str) -> None:
+    """message_log and webhook_deliveries add rows at the frame and event rate: a 32-bit id
+    would run out within days. SQLite keeps INTEGER, its 64-bit rowid alias."""
+    await migrate(database_url)
+    database = create_database(database_url)
+
+    def id_types(connection: sa.Connection) -> dict[str, str]:
+        inspector = sa.inspect(connection)
+        return {
+            table: next(
+                str(column["type"])
+                for column in inspector.get_columns(table)
+                if column["name"] == "id"
+            )
+            for table in ("message_log", "webhook_deliveries")
+        }
+
+    try:
+        async with database.read() as connection:
+            types = await connection.run_sync(id_types)
+    finally:
+        await database.dispose()
+    expected = "INTEGER" if database_url.startswith("sqlite") else "BIGINT"
+    assert types == {"message_log": expected, "webhook_deliveries": expected}

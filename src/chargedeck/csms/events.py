@@ -218,6 +218,11 @@ class Subscription:
             return False
         return self.types is None or delivered.published.event.__struct_config__.tag in self.types
 
+    def set_types(self, types: Iterable[str] | None) -> None:
+        """Listen to other event types from now on (None: all); events already queued stay."""
+        self.types = None if types is None else frozenset(types)
+        self._bus.subscriptions_changed()
+
     def offer(self, delivered: Delivered) -> None:
         if len(self._queue) >= self.QUEUE_SIZE:
             self._queue.popleft()
@@ -270,6 +275,8 @@ class EventBus:
         self._ids = itertools.count(1)
         self._sequence = itertools.count(self.first_sequence)
         self._subscriptions: list[Subscription] = []
+        self._wanted: frozenset[str] | None = frozenset()
+        """The union of the subscriptions' types, None when one takes all (:meth:`wants`)."""
         self._recent: deque[Delivered] = deque(maxlen=self.REPLAY)
         self._closed = False
 
@@ -301,6 +308,7 @@ class EventBus:
             subscription.close()
         else:
             self._subscriptions.append(subscription)
+            self.subscriptions_changed()
         return subscription
 
     def close(self) -> None:
@@ -314,6 +322,24 @@ class EventBus:
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+            self.subscriptions_changed()
+
+    def subscriptions_changed(self) -> None:
+        """Recompute what :meth:`wants` answers: on (un)subscribing and a change of types, so
+        that the hot path's question costs a set lookup."""
+        wanted: set[str] = set()
+        for subscription in self._subscriptions:
+            if subscription.types is None:
+                self._wanted = None
+                return
+            wanted.update(subscription.types)
+        self._wanted = frozenset(wanted)
+
+    def wants(self, event_type: str) -> bool:
+        """Some listener would receive an event of ``event_type`` (wire name, e.g.
+        ``meter.values``): hot paths skip building events nobody would read."""
+        wanted = self._wanted
+        return wanted is None or event_type in wanted
 
     def since(self, sequence: int) -> list[Delivered]:
         """Events delivered on this node after ``sequence`` that are still in the replay buffer."""

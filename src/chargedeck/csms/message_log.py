@@ -33,7 +33,7 @@ from chargedeck.config import Settings
 from chargedeck.csms.reports import parse_report_time
 from chargedeck.domain.explain import LoggedFrame, Sentence, explain
 from chargedeck.domain.masking import MASK, is_secret_configuration_key
-from chargedeck.store.errors import StoreUnavailable
+from chargedeck.store.errors import StoreError
 from chargedeck.store.message_log import MAX_EXPLAIN_FRAMES, MessageLog, MessageLogRow
 
 log = logging.getLogger(__name__)
@@ -169,15 +169,16 @@ class MessageLogWriter:
             )
 
     async def close(self) -> None:
-        """Store what is buffered, then stop (before the store closes)."""
+        """Store what is buffered, then stop (before the store closes). Never raises: the
+        composition root closes the store after this whatever happened to the log."""
         self._closing = True
         self._wakeup.set()
         if self._prune_task is not None:
             self._prune_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._prune_task
-        if self._task is not None:
-            await self._task
+        tasks = [task for task in (self._prune_task, self._task) if task is not None]
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("message log: stopped with an error", exc_info=result)
 
     async def flush(self) -> None:
         """Classify and store every buffered frame (one executemany)."""
@@ -189,7 +190,8 @@ class MessageLogWriter:
             return
         try:
             await self._messages.add_messages(rows)
-        except StoreUnavailable as exc:
+        except StoreError as exc:
+            # Unavailable, or rows the database refused: the log never retries (see above).
             self.rows_dropped += len(rows)
             log.warning("message log: %d frames not stored: %s", len(rows), exc)
             return
@@ -221,6 +223,11 @@ class MessageLogWriter:
                     action = open_calls.pop(message_id, None)
             if action is not None:
                 text = masked_frame(text, action, message_type)
+            elif message_type == _CALLRESULT:
+                # Its CALL is unknown (forgotten, or more than MAX_OPEN_CALLS open): it may be
+                # a GetConfiguration answer all the same, so it is masked as one (the stored
+                # action stays unknown).
+                text = masked_frame(text, "GetConfiguration", message_type)
             rows.append(
                 MessageLogRow(
                     charge_point_id=frame.charge_point_id,
@@ -250,16 +257,21 @@ class MessageLogWriter:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), FLUSH_INTERVAL_S)
             self._wakeup.clear()
-            await self.flush()
-            if self._closing:
+            try:
                 await self.flush()
+                if self._closing:
+                    await self.flush()
+            except Exception:
+                # A bug must not end the log silently: this batch is lost, the next is tried.
+                log.exception("message log: a flush failed unexpectedly")
+            if self._closing:
                 return
 
     async def _prune_hourly(self) -> None:
         while True:
             try:
                 await self.prune(self._clock.now())
-            except StoreUnavailable as exc:
+            except StoreError as exc:
                 log.warning("message log: retention not applied: %s", exc)
             await asyncio.sleep(PRUNE_INTERVAL_S)
 

@@ -31,7 +31,8 @@ import hmac
 import logging
 import secrets
 import urllib.parse
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from chargedeck.csms.events import (
     EVENT_TYPES,
     AlertCleared,
     AlertRaised,
+    EventBus,
     Published,
     Subscription,
     encode_published,
@@ -70,6 +72,11 @@ MAX_BATCH_EVENTS = 1000
 POLL_S = 1.0
 """How often pending rows are looked for besides this node's own new events: deliveries of
 other nodes whose claims ran out, pings and manual retries made through the API."""
+REFRESH_TYPES_S = 2.0
+"""How often the worker re-reads whether an enabled webhook takes meter.values (its bus
+subscription leaves them out otherwise, so that no MeterValues event is built for nobody): a
+meter.values webhook created by the CLI or on another node gets them from at most this long
+after; every other event type is always taken."""
 MAX_IN_FLIGHT = 32
 """Deliveries being sent at once: a slow receiver does not hold up the others."""
 MAX_BACKOFF_S = 3600.0
@@ -218,6 +225,41 @@ def deliveries_for(
 # ---- the worker -----------------------------------------------------------------------------
 
 
+def wanted_types(webhooks: Iterable[WebhookRecord]) -> frozenset[str] | None:
+    """What the worker listens to: every event type, but meter.values only while an enabled
+    webhook takes it (None: everything). meter.values is the one frequent event (one per
+    MeterValues), so no such event is built for nobody; every other type is always taken, so a
+    webhook created on another node or by the CLI misses none of them while the worker has not
+    re-read the webhooks yet."""
+    for hook in webhooks:
+        if hook.event_types == ALL_EVENT_TYPES or _METER_VALUES in hook.event_types.split(","):
+            return None
+    return _ALL_BUT_METER_VALUES
+
+
+_METER_VALUES = "meter.values"
+_ALL_BUT_METER_VALUES = frozenset(EVENT_TYPES) - {_METER_VALUES}
+
+
+_WORKERS: weakref.WeakKeyDictionary[EventBus, WebhookWorker] = weakref.WeakKeyDictionary()
+"""The running worker of each bus (one a server): found by :func:`changing_webhooks`."""
+
+
+@contextlib.asynccontextmanager
+async def changing_webhooks(services: CsmsServices) -> AsyncIterator[None]:
+    """Wrap a change of webhooks on this node (API): until it is done and re-read, the worker
+    takes every event, so a webhook created now gets every event published after it."""
+    worker = _WORKERS.get(services.events)
+    if worker is None:
+        yield
+        return
+    worker.webhooks_changing(+1)
+    try:
+        yield
+    finally:
+        worker.webhooks_changing(-1)
+
+
 class AttemptOutcome(msgspec.Struct, frozen=True, kw_only=True):
     """One recorded attempt, as the worker's observer sees it (for metrics)."""
 
@@ -248,30 +290,70 @@ class WebhookWorker:
         """Recorded attempts of this node by result (:data:`RESULTS`), since it started."""
         self.observer: Callable[[AttemptOutcome], None] | None = None
         """Called after each recorded attempt (server/metrics.py times them)."""
+        self._changes_open = 0
+        """Changes of webhooks under way (:func:`changing_webhooks`): no narrowing meanwhile."""
+        self._changes_seen = 0
+        """Counts the starts and ends of changes: a re-read that overlapped one is not used."""
+        self._refresh = asyncio.Event()
 
     @property
     def node(self) -> str:
         return self._services.events.node
 
     def start(self) -> None:
+        # Every type until the webhooks are read (_follow_webhooks narrows it at once).
         self._subscription = self._services.events.subscribe(local_only=True)
+        _WORKERS[self._services.events] = self
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._store_events(self._subscription), name="webhooks-store"),
             loop.create_task(self._send_due(), name="webhooks-send"),
+            loop.create_task(self._follow_webhooks(self._subscription), name="webhooks-types"),
         ]
+
+    def webhooks_changing(self, delta: int) -> None:
+        """A change of webhooks starts (+1) or ends (-1): take every event until it is re-read."""
+        self._changes_open += delta
+        self._changes_seen += 1
+        if self._subscription is not None and self._subscription.types is not None:
+            self._subscription.set_types(None)
+        self._refresh.set()
+
+    async def _follow_webhooks(self, subscription: Subscription) -> None:
+        """Keep the subscription's types the union of the enabled webhooks' (re-read every
+        REFRESH_TYPES_S and after each change made through this node's API)."""
+        store = self._services.store.webhooks
+        while True:
+            self._refresh.clear()
+            seen = self._changes_seen
+            try:
+                types = wanted_types(await store.enabled_webhooks())
+                # A change that overlapped the read wakes this loop again when it ends.
+                unchanged = self._changes_open == 0 and self._changes_seen == seen
+                if unchanged and types != subscription.types:
+                    subscription.set_types(types)
+            except StoreError as exc:
+                log.warning("webhooks: cannot read which events webhooks take: %s", exc)
+            except Exception:  # a bug must not stop following the webhooks (logged)
+                log.exception("webhooks: reading which events webhooks take failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._refresh.wait(), REFRESH_TYPES_S)
 
     async def stop(self) -> None:
         """Store the events still held (the bus closed first, or this closes the subscription),
         stop sending and give this node's claims up so a restart sends them at once."""
         if self._subscription is not None:
             self._subscription.close()
+        if _WORKERS.get(self._services.events) is self:
+            del _WORKERS[self._services.events]
         if self._tasks:
-            store_task, send_task = self._tasks
+            store_task, send_task, types_task = self._tasks
             await asyncio.wait({store_task}, timeout=5.0)
-            for task in (store_task, send_task, *self._in_flight):
+            for task in (store_task, send_task, types_task, *self._in_flight):
                 task.cancel()
-            await asyncio.gather(store_task, send_task, *self._in_flight, return_exceptions=True)
+            await asyncio.gather(
+                store_task, send_task, types_task, *self._in_flight, return_exceptions=True
+            )
             self._tasks = []
         await self._client.aclose()
         try:
@@ -323,6 +405,8 @@ class WebhookWorker:
                 self._wakeup.set()
         except StoreError as exc:
             log.error("webhooks: %d events not stored for delivery: %s", len(batch), exc)
+        except Exception:  # a bug loses this batch, not every later event (logged)
+            log.exception("webhooks: %d events not stored for delivery", len(batch))
 
     # ---- deliveries out ---------------------------------------------------------------------
 
@@ -357,6 +441,8 @@ class WebhookWorker:
                     wait_s = min(POLL_S, (next_due - now).total_seconds())
             except StoreError as exc:
                 log.warning("webhooks: cannot read pending deliveries: %s", exc)
+            except Exception:  # a bug must not stop every later delivery (logged)
+                log.exception("webhooks: looking for due deliveries failed unexpectedly")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), max(wait_s, 0.001))
 

@@ -100,6 +100,7 @@ from chargedeck.ocpp.codec import decode_request, decode_response, encode_messag
 from chargedeck.ocpp.errors import CallErrorReceived, CallTimeout, InvalidResponse
 from chargedeck.ocpp.v16.actions import ACTION_BY_REQUEST_TYPE, ACTIONS
 from chargedeck.ocpp.v16.base import Message
+from chargedeck.server.ocpp_ws import ChargePointConnection
 from chargedeck.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -550,6 +551,8 @@ class Cluster:
                     charge_point_id,
                     exc,
                 )
+            except Exception:  # logged; the writer must go on for the other chargers
+                log.exception("cluster: presence of %s not written", charge_point_id)
             finally:
                 self._writes.task_done()
 
@@ -652,6 +655,8 @@ class Cluster:
             node,
             TAKEN_OVER,
         )
+        if isinstance(link, ChargePointConnection):
+            link.taken_over = True  # online on ``node``: its close publishes no disconnect
         self._spawn(link.close(TAKEN_OVER, f"taken over by node {node}"))
 
     async def _watch(
@@ -708,6 +713,8 @@ class Cluster:
                 await self._renew_leases()
             except (nats.errors.Error, TimeoutError, StoreError) as exc:
                 log.warning("cluster: load management leases not renewed: %s", exc)
+            except Exception:  # logged; the task goes on: renewed again at the next round
+                log.exception("cluster: load management leases not renewed")
             await asyncio.sleep(self.ttl_s / 3)
 
     async def _renew_leases(self) -> None:
@@ -792,11 +799,23 @@ class Cluster:
                     boot_status=event.status,
                 )
             )
-        elif (
-            isinstance(event, ChargerDisconnected)
-            and self.services.stations.get(charge_point_id) is None
+        elif isinstance(event, ChargerDisconnected) and not self._moved(
+            charge_point_id, published.node
         ):
-            load_control.on_disconnected(charge_point_id)  # not taken over by another node
+            load_control.on_disconnected(charge_point_id)
+
+    def _moved(self, charge_point_id: str, from_node: str) -> bool:
+        """Whether a charger whose connection on ``from_node`` ended is online elsewhere: here,
+        or on a live node other than ``from_node`` per presence. Presence may still name
+        ``from_node`` when its disconnect event arrives first: that charger is gone."""
+        if self.services.stations.get_local(charge_point_id) is not None:
+            return True
+        held = self._presence.get(ChargePointId(charge_point_id))
+        return (
+            held is not None
+            and held.presence.node not in (from_node, self.node)
+            and self.is_alive(held.presence.node)
+        )
 
     # ---- routing -----------------------------------------------------------------------------
 
@@ -901,12 +920,14 @@ class Cluster:
         if action is None:
             return RouteReply(error="failed", message=f"unknown action {request.action!r}")
         message = decode_request(action, bytes(request.payload))
+        if link is None:
+            # Not here (any more): answered as disconnected, never forwarded on, so a command
+            # cannot bounce between nodes while the charger moves.
+            raise ChargePointDisconnected(request.charge_point_id)
         if request.kind == "command":
             response = await send_command(
                 self.services, request.charge_point_id, message, request.timeout_s
             )
-        elif link is None:
-            raise ChargePointDisconnected(request.charge_point_id)
         else:
             response = await link.call(message, request.timeout_s)
         return RouteReply(payload=msgspec.Raw(encode_message(response)))

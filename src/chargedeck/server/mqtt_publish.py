@@ -869,9 +869,7 @@ class MqttPublisher:
                 self.topics.commands,
             )
             return
-        if self._clustered and not any(
-            link.state.charge_point_id == cp for link in self._services.stations
-        ):
+        if self._clustered and self._services.stations.get_local(cp) is None:
             # Every node receives the message; the one holding the connection runs it, once.
             log.debug("mqtt command on %s left to the node holding %r", topic, cp)
             return

@@ -108,6 +108,7 @@ class ChargePointConnection:
         "busy",
         "draining",
         "state",
+        "taken_over",
     )
 
     def __init__(
@@ -133,6 +134,9 @@ class ChargePointConnection:
         self._timer: asyncio.TimerHandle | None = None
         self.busy = False
         self.draining = False
+        self.taken_over = False
+        """Set by server/cluster.py before it closes this connection because the charger
+        connected to another node: the charger is online there, so no ChargerDisconnected."""
 
     # ---- StationLink ---------------------------------------------------------------------
 
@@ -196,7 +200,11 @@ class ChargePointConnection:
         self._on_closed(self)
         if self._metrics is not None:
             self._metrics.connection_closed(self._tls)
-        if self._message_log is not None:
+        # A newer connection of the charger replaced this one here (OcppServer._open), or
+        # another node took the charger over: it is still online, so subscribers hear no
+        # disconnect and the newer connection's message log pairing is kept.
+        replaced = self._services.stations.get_local(self.state.charge_point_id) is not None
+        if self._message_log is not None and not replaced:
             self._message_log.forget(self.state.charge_point_id)
         if sent is not None and sent.code == MESSAGE_TOO_BIG:
             log.warning(
@@ -205,13 +213,14 @@ class ChargePointConnection:
                 self._services.settings.max_frame_bytes,
             )
         close = received if received is not None else sent
-        self._services.events.publish(
-            ChargerDisconnected(
-                charge_point_id=self.state.charge_point_id,
-                close_code=close.code if close is not None else None,
-                reason=(close.reason if close is not None else "") or "connection lost",
+        if not replaced and not self.taken_over:
+            self._services.events.publish(
+                ChargerDisconnected(
+                    charge_point_id=self.state.charge_point_id,
+                    close_code=close.code if close is not None else None,
+                    reason=(close.reason if close is not None else "") or "connection lost",
+                )
             )
-        )
         log.info(
             "charge point %s disconnected (close code %s%s)",
             self.state.charge_point_id,

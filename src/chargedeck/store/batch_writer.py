@@ -598,11 +598,16 @@ class BatchWriter:
             raise
         self.commits += 1
         self.rows_committed += rows
-        if self.observer is not None:
-            self.observer(rows, asyncio.get_running_loop().time() - started)
+        seconds = asyncio.get_running_loop().time() - started
         for entry in batch:
             if not entry.waiter.done():
                 entry.waiter.set_result(None)
+        # After the waiters: a failing observer (metrics) must not leave a handler hanging.
+        if self.observer is not None:
+            try:
+                self.observer(rows, seconds)
+            except Exception:
+                logger.exception("batch writer: the commit observer failed")
 
     def _note_wait(self, enqueued_at: float) -> None:
         """Count batches whose oldest row waited past ``max_delay_s``; warn once a minute."""

@@ -778,12 +778,17 @@ sa.Index("ix_limit_alerts_charge_point_id", limit_alerts.c.charge_point_id)
 
 # ---- operator surfaces: message log, webhooks (issue 10) ------------------------------------
 
+LOG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+"""The id of a high-volume table: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite."""
+
 message_log = sa.Table(
     "message_log",
     metadata,
     # Every OCPP-J frame in and out, as it crossed the wire, per charger (retention: settings
     # message_log_retention_days and message_log_max_rows).
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # 64-bit on PostgreSQL: at thousands of frames a second a 32-bit id runs out in days;
+    # INTEGER on SQLite, where only INTEGER PRIMARY KEY is the rowid alias (autoincrement).
+    sa.Column("id", LOG_ID, primary_key=True, autoincrement=True),
     sa.Column("charge_point_id", sa.Text, nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     # in: charger -> CSMS; out: CSMS -> charger.
@@ -820,7 +825,8 @@ webhook_deliveries = sa.Table(
     metadata,
     # One event to one subscription: created once (unique), retried with back-off; claimed by
     # the node sending it so that in a cluster each delivery is sent by one node at a time.
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # 64-bit on PostgreSQL like message_log.id: one row per event and webhook adds up fast.
+    sa.Column("id", LOG_ID, primary_key=True, autoincrement=True),
     sa.Column(
         "subscription_id",
         sa.Integer,

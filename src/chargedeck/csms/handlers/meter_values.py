@@ -29,7 +29,7 @@ async def handle_meter_values(
     services.load_control.on_meter_values(
         state.charge_point_id, request.connector_id, request.meter_value
     )
-    if request.meter_value and services.events.has_listeners:
+    if request.meter_value and services.events.wants("meter.values"):
         newest = request.meter_value[-1]
         samples: list[tuple[str | None, str | None, str | None, str]] = [
             (s.measurand, s.unit, s.phase, s.value) for s in newest.sampled_value

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chargedeck.csms.webhooks import (
+    changing_webhooks,
     check_event_types,
     check_webhook_name,
     check_webhook_url,
@@ -171,15 +172,16 @@ class WebhookHandlers(ApiHandlers):
         body = await read_body(request, NewWebhook)
         secret = new_secret()
         with _store_refusals():
-            record = await self.services.store.webhooks.add_webhook(
-                name=checked_value(check_webhook_name, body.name),
-                url=checked_value(check_webhook_url, body.url),
-                secret=secret,
-                event_types=_event_types(body.event_types),
-                charge_point_id=_charge_point(body.charge_point_id),
-                enabled=body.enabled,
-                now=self.services.clock.now(),
-            )
+            async with changing_webhooks(self.services):  # the worker takes its events at once
+                record = await self.services.store.webhooks.add_webhook(
+                    name=checked_value(check_webhook_name, body.name),
+                    url=checked_value(check_webhook_url, body.url),
+                    secret=secret,
+                    event_types=_event_types(body.event_types),
+                    charge_point_id=_charge_point(body.charge_point_id),
+                    enabled=body.enabled,
+                    now=self.services.clock.now(),
+                )
         view = webhook_view(record)
         return json_response(
             CreatedWebhookView(**msgspec.structs.asdict(view), secret=record.secret), status=201
@@ -203,12 +205,14 @@ class WebhookHandlers(ApiHandlers):
         if body.enabled is not msgspec.UNSET:
             changes["enabled"] = body.enabled
         with _store_refusals():
-            record = await self.services.store.webhooks.update_webhook(webhook_id, changes)
+            async with changing_webhooks(self.services):
+                record = await self.services.store.webhooks.update_webhook(webhook_id, changes)
         return json_response(webhook_view(record))
 
     async def delete_webhook(self, request: Request, caller: Principal) -> Response:
         with _store_refusals():
-            record = await self.services.store.webhooks.delete_webhook(_webhook_id(request))
+            async with changing_webhooks(self.services):
+                record = await self.services.store.webhooks.delete_webhook(_webhook_id(request))
         return json_response(webhook_view(record))
 
     async def list_webhook_deliveries(self, request: Request, caller: Principal) -> Response:

@@ -21,7 +21,12 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "message_log",
-        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+            autoincrement=True,
+        ),
         sa.Column("charge_point_id", sa.Text, nullable=False),
         sa.Column("at", UtcDateTime, nullable=False),
         sa.Column("direction", sa.Text, nullable=False),
@@ -49,7 +54,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "webhook_deliveries",
-        sa.Column("id", sa.Integer, nullable=False, autoincrement=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=False,
+            autoincrement=True,
+        ),
         sa.Column("subscription_id", sa.Integer, nullable=False),
         sa.Column("event_id", sa.Text, nullable=False),
         sa.Column("event_type", sa.Text, nullable=False),
