@@ -223,6 +223,9 @@ def test_live_power_reaches_the_charger_page_plot_and_the_dashboard(
         screenshot(page, "charger-page-session")
         page.get_by_role("link", name="Dashboard").click()
         wait_live(page)
-        power(20, "11000", started.transaction_id)
         connector = page.get_by_test_id("connector-carport-1-1")
+        # The dashboard has rendered (and listens) before the next reading is sent: the stream
+        # stays open across pages, so wait_live alone does not wait for the page's module.
+        expect(connector).to_be_visible()
+        power(20, "11000", started.transaction_id)
         expect(connector.get_by_test_id("power")).to_have_text(" 11.00 kW")
