@@ -256,31 +256,20 @@ class Metrics:
 
     def message_received(self, action: str, result: str, seconds: float) -> None:
         """A charger's CALL and how it was answered; ``seconds`` spent until the answer."""
-        key = (action, result)
-        counter = self._received_children.get(key)
-        if counter is None:
-            counter = self._received_children[key] = self._received.labels(action, result)
-        counter.inc()
+        self.message_refused(action, result)
         histogram = self._handler_children.get(action)
         if histogram is None:
             histogram = self._handler_children[action] = self._handler.labels(action)
         histogram.observe(seconds)
 
     def message_refused(self, action: str, result: str) -> None:
-        """A CALL the session refused before any handler (not timed: no handler ran)."""
-        key = (action, result)
-        counter = self._received_children.get(key)
-        if counter is None:
-            counter = self._received_children[key] = self._received.labels(action, result)
-        counter.inc()
+        """A CALL counted by how it was answered; not timed when the session refused it before
+        any handler ran (message_received times the others)."""
+        _counter_child(self._received_children, self._received, action, result).inc()
 
     def message_sent(self, action: str, result: str) -> None:
         """One of ChargeDeck's CALLs ended: answered, refused, timed out or cut off."""
-        key = (action, result)
-        counter = self._sent_children.get(key)
-        if counter is None:
-            counter = self._sent_children[key] = self._sent.labels(action, result)
-        counter.inc()
+        _counter_child(self._sent_children, self._sent, action, result).inc()
 
     def charging_profile_sent(self, purpose: str, result: str) -> None:
         self._profiles.labels(purpose, result).inc()
@@ -398,3 +387,14 @@ def metrics_route(metrics: Metrics, authenticator: Authenticator, public: bool) 
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     return Route("/metrics", scrape, methods=["GET"])
+
+
+def _counter_child(
+    children: dict[tuple[str, str], Counter], counter: Counter, action: str, result: str
+) -> Counter:
+    """The labelled child of ``counter``, looked up once per (action, result): ``labels()``
+    costs a lock and a tuple on every call, too much for every message."""
+    child = children.get((action, result))
+    if child is None:
+        child = children[(action, result)] = counter.labels(action, result)
+    return child
